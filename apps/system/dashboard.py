@@ -1,0 +1,44 @@
+"""What the dashboard counts. Each app adds its own section as it lands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    count: int | None
+    empty_text: str
+    url_name: str
+
+
+def dashboard_sections(user: Any) -> list[Section]:
+    """Real counts of what the user owns; None where a feature has not shipped."""
+    return [
+        Section(
+            "Markets",
+            None,
+            "Market data arrives with the market data release.",
+            "market:index",
+        ),
+        Section(
+            "Models",
+            None,
+            "Forecasting models arrive with the models release.",
+            "mlmodels:index",
+        ),
+        Section(
+            "Backtests",
+            None,
+            "Backtesting arrives with the backtests release.",
+            "backtests:index",
+        ),
+        Section(
+            "Bots",
+            None,
+            "Paper-trading bots arrive with the bots release.",
+            "bots:index",
+        ),
+    ]

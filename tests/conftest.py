@@ -1,0 +1,75 @@
+"""The fixed cast: alice (a trader, the owner), bob (another trader), vera (a viewer)
+and admin. Every test starts with an empty shared cache, so rate-limit counters and
+cached settings never leak between tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache(request: pytest.FixtureRequest) -> Any:
+    if (
+        "django_db_setup" not in request.fixturenames
+        and not request.node.get_closest_marker("django_db")
+    ):
+        # Pure tests (engines, parsers) need no Django at all.
+        yield
+        return
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def alice(db: Any) -> Any:
+    from tests.factories import UserFactory
+
+    return UserFactory(email="alice@example.com", display_name="Alice")
+
+
+@pytest.fixture
+def bob(db: Any) -> Any:
+    from tests.factories import UserFactory
+
+    return UserFactory(email="bob@example.com", display_name="Bob")
+
+
+@pytest.fixture
+def vera(db: Any) -> Any:
+    from tests.factories import UserFactory
+
+    return UserFactory(email="vera@example.com", role="viewer")
+
+
+@pytest.fixture
+def admin(db: Any) -> Any:
+    from tests.factories import UserFactory
+
+    return UserFactory(email="admin@example.com", role="admin", is_superuser=True)
+
+
+@pytest.fixture
+def api() -> Any:
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def tokens(api: Any, alice: Any) -> dict[str, str]:
+    response = api.post(
+        "/api/auth/token/", {"email": alice.email, "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
