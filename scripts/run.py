@@ -20,7 +20,13 @@ def manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    # Until the processes run, SIGTERM unwinds through `finally` (stopping Redis).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     var_dir = Path(os.environ.get("AAITI_VAR_DIR", ROOT / "var"))
     var_dir.mkdir(parents=True, exist_ok=True)
     redis = ensure_redis(var_dir)

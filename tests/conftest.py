@@ -73,3 +73,10 @@ def tokens(api: Any, alice: Any) -> dict[str, str]:
     )
     assert response.status_code == 200, response.content
     return response.json()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in
+    the main thread for the rest of the session, and Django refuses synchronous
+    database calls from a thread with a running loop."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path))
