@@ -146,6 +146,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "apps.system.context_processors.site",
             ],
+            "builtins": ["apps.system.templatetags.aaiti"],
         },
     },
 ]
@@ -336,7 +337,9 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'"],
+        # plotly and the API docs inject <style> rules at run time; inline styles are
+        # allowed, inline script never is.
+        "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
         "font-src": ["'self'"],
@@ -353,6 +356,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "apps.system.staticfinders.PlotlyFinder",
+]
 # Development serves straight from the source folders; production from collectstatic.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {
@@ -405,5 +413,7 @@ LOGGING = {
 
 # --- AAITI ------------------------------------------------------------------------
 
+MARKET_IMPORT_MAX_BYTES = env_int("MARKET_IMPORT_MAX_BYTES", 200_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5_000_000  # form fields; files stream to disk past 2.5 MB
 DEMO_USER_EMAIL = env_str("DEMO_USER_EMAIL", "demo@aaiti.local")
 DEMO_USER_PASSWORD = env_str("DEMO_USER_PASSWORD")

@@ -31,9 +31,10 @@ urlpatterns = [
     path("api/health", system_views.health, name="health"),
     path("api/", include("apps.accounts.api_urls")),
     path("api/", include("apps.audit.api_urls")),
+    path("api/", include("apps.market.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    # The API docs apps inject their own styles (and ReDoc a blob: worker); no inline
-    # script is allowed even here: Swagger UI's initialiser is served as a file.
+    # ReDoc runs a blob: worker; no inline script is allowed even here: Swagger UI's
+    # initialiser is served as a file.
     path(
         "api/docs/",
         csp_update(DOCS_CSP)(

@@ -8,4 +8,6 @@ app_name = "market"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("imports/<int:pk>/", views.import_detail, name="import"),
+    path("<str:symbol>/", views.asset_detail, name="asset"),
 ]

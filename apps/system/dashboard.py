@@ -12,6 +12,7 @@ class Section:
     count: int | None
     empty_text: str
     url_name: str
+    detail: str = ""
 
 
 def dashboard_sections(user: Any) -> list[Section]:

@@ -1,4 +1,4 @@
-"""First-start set-up run by `make run`: the demo trader account.
+"""First-start set-up run by `make run`: the sample market data and the demo trader.
 
 The password comes from DEMO_USER_PASSWORD, or is generated and printed once, when
 the account is created. Run again, it changes nothing.
@@ -17,9 +17,16 @@ from apps.accounts.services import sign_up
 
 
 class Command(BaseCommand):
-    help = "Create the demo trader account on first start (idempotent)."
+    help = "Load the sample candles and create the demo trader on first start (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from apps.market.sample_data import load_sample_data
+
+        for line in load_sample_data():
+            self.stdout.write(f"Sample data loaded: {line}")
+        self.create_demo_user()
+
+    def create_demo_user(self) -> None:
         email = settings.DEMO_USER_EMAIL
         if not email:
             return
