@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -265,3 +265,78 @@ class ImportDetail(generics.RetrieveAPIView):
 
     def get_queryset(self):  # type: ignore[override]
         return MarketImport.objects.filter(owner=self.request.user)
+
+
+class GapSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    count = serializers.IntegerField()
+
+
+class GapList(APIView):
+    """Missing bars of a stored series, as ranges [start, end)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("timeframe", str, enum=list(TIMEFRAMES), required=True),
+            OpenApiParameter("start", str),
+            OpenApiParameter("end", str),
+        ],
+        responses=GapSerializer(many=True),
+    )
+    def get(self, request: Request, symbol: str) -> Response:
+        asset = resolve_asset(request.user, symbol)
+        timeframe = request.query_params.get("timeframe", "")
+        if timeframe not in TIMEFRAMES:
+            raise ValidationError({"timeframe": [f"One of {', '.join(TIMEFRAMES)}."]})
+        start, end = _time_param(request, "start"), _time_param(request, "end")
+        if start and end and start >= end:
+            raise ValidationError({"end": ["end must be after start."]})
+        try:
+            gaps = services.gap_report(
+                asset=asset, timeframe=timeframe, start=start, end=end
+            )
+        except ValueError as exc:
+            raise ValidationError({"timeframe": [str(exc)]}) from exc
+        return Response(
+            {
+                "symbol": asset.symbol,
+                "timeframe": timeframe,
+                "missing": sum(g.count for g in gaps),
+                "gaps": GapSerializer(gaps, many=True).data,
+            }
+        )
+
+
+class ResampleSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=list(TIMEFRAMES))
+    target = serializers.ChoiceField(choices=list(TIMEFRAMES))
+
+
+class ResampleView(APIView):
+    """Build higher-timeframe bars from stored ones. Your private assets; admins
+    also shared ones."""
+
+    @extend_schema(request=ResampleSerializer)
+    def post(self, request: Request, symbol: str) -> Response:
+        asset = resolve_asset(request.user, symbol)
+        if asset.owner_id is None and request.user.role != "admin":
+            raise PermissionDenied("Only admins resample shared market data.")
+        data = ResampleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = services.resample_candles(
+                asset=asset,
+                actor=request.user,
+                request=request._request,
+                **data.validated_data,
+            )
+        except services.MarketDataError as exc:
+            raise ValidationError({"target": [str(exc)]}) from exc
+        return Response(
+            {
+                "inserted": result.inserted,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+            }
+        )

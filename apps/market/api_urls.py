@@ -15,6 +15,12 @@ urlpatterns = [
     path(
         "market/assets/<str:symbol>/price/", api.PriceView.as_view(), name="api-price"
     ),
+    path("market/assets/<str:symbol>/gaps/", api.GapList.as_view(), name="api-gaps"),
+    path(
+        "market/assets/<str:symbol>/resample/",
+        api.ResampleView.as_view(),
+        name="api-resample",
+    ),
     path("market/imports/", api.ImportList.as_view(), name="api-imports"),
     path("market/imports/<int:pk>/", api.ImportDetail.as_view(), name="api-import"),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from django.db import transaction
@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.audit.services import record_event
 
 from . import parsing
-from .models import TIMEFRAMES, Asset, Candle, MarketImport
+from .models import TIMEFRAMES, Asset, Candle, MarketImport, timeframe_delta
 
 SYMBOL_PATTERN = re.compile(r"^([A-Z0-9]{1,15})-([A-Z0-9]{1,15})$")
 UPSERT_CHUNK = 5000
@@ -286,3 +286,128 @@ def _fail(record: MarketImport, report: parsing.ParseReport, message: str) -> No
     record.message = message
     record.finished_at = timezone.now()
     record.save()
+
+
+def load_arrays(
+    asset: Asset,
+    timeframe: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> dict[str, Any]:
+    """A stored series as float64 columns oldest first; ``time`` in epoch seconds.
+    Volume is NaN where the source had none."""
+    import numpy as np
+
+    rows = list(
+        Candle.objects.series(asset, timeframe, start, end).values_list(
+            "open_time", *OHLCV
+        )
+    )
+    if not rows:
+        empty = np.empty(0)
+        return {"time": np.empty(0, np.int64), **dict.fromkeys(OHLCV, empty)}
+    times, o, h, lo, c, v = zip(*rows, strict=True)
+    return {
+        "time": np.array([int(t.timestamp()) for t in times], dtype=np.int64),
+        "open": np.array(o, dtype=float),
+        "high": np.array(h, dtype=float),
+        "low": np.array(lo, dtype=float),
+        "close": np.array(c, dtype=float),
+        "volume": np.array([np.nan if x is None else x for x in v], dtype=float),
+    }
+
+
+def resample_candles(
+    *,
+    asset: Asset,
+    source: str,
+    target: str,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> UpsertResult:
+    """Build ``target`` bars from stored ``source`` bars on UTC boundaries and store
+    the complete ones (a bucket missing a source bar is not a bar)."""
+    import math
+
+    from .resample import resample_arrays
+
+    check_timeframe(source)
+    check_timeframe(target)
+    if (
+        TIMEFRAMES[target] <= TIMEFRAMES[source]
+        or TIMEFRAMES[target] % TIMEFRAMES[source]
+    ):
+        raise MarketDataError(f"cannot resample {source} bars to {target}")
+    data = load_arrays(asset, source)
+    if data["time"].size == 0:
+        raise MarketDataError(f"{asset.symbol} has no {source} bars to resample")
+    out = resample_arrays(
+        data["time"],
+        data["open"],
+        data["high"],
+        data["low"],
+        data["close"],
+        data["volume"],
+        source,
+        target,
+    )
+    bars = [
+        Bar(
+            datetime.fromtimestamp(int(t), tz=UTC),
+            float(o),
+            float(h),
+            float(lo),
+            float(c),
+            None if math.isnan(v) else float(v),
+        )
+        for t, o, h, lo, c, v, ok in zip(
+            out.time,
+            out.open,
+            out.high,
+            out.low,
+            out.close,
+            out.volume,
+            out.complete,
+            strict=True,
+        )
+        if ok
+    ]
+    with transaction.atomic():
+        result = upsert_candles(asset=asset, timeframe=target, bars=bars)
+        record_event(
+            action="market.resampled",
+            user=actor,
+            request=request,
+            resource=asset,
+            details={
+                "symbol": asset.symbol,
+                "source": source,
+                "target": target,
+                "inserted": result.inserted,
+                "updated": result.updated,
+            },
+        )
+    return result
+
+
+def gap_report(
+    *,
+    asset: Asset,
+    timeframe: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Any]:
+    """Missing bars of a stored series in [start, end) (default: its own span)."""
+    from .resample import find_gaps
+
+    check_timeframe(timeframe)
+    series = Candle.objects.series(asset, timeframe, start, end)
+    times = series.values_list("open_time", flat=True)
+    if start is None or end is None:
+        first = series.values_list("open_time", flat=True).first()
+        last = series.order_by("-open_time").values_list("open_time", flat=True).first()
+        if first is None:
+            return []
+        start = start or first
+        end = end or last + timeframe_delta(timeframe)
+    return find_gaps(times.iterator(chunk_size=10000), timeframe, start, end)
