@@ -305,6 +305,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"TimeframeEnum": "apps.market.models.TIMEFRAME_CHOICES"},
 }
 
 # --- Security -------------------------------------------------------------------
@@ -415,5 +416,14 @@ LOGGING = {
 
 MARKET_IMPORT_MAX_BYTES = env_int("MARKET_IMPORT_MAX_BYTES", 200_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5_000_000  # form fields; files stream to disk past 2.5 MB
+# The feed: replay window, ticks per replayed bar, staleness, CoinGecko access.
+REPLAY_DAYS = env_int("REPLAY_DAYS", 180)
+REPLAY_TICKS_PER_BAR = env_int("REPLAY_TICKS_PER_BAR", 6)
+FEED_STALE_SECONDS = env_int("FEED_STALE_SECONDS", 60)
+COINGECKO_API_KEY = env_str("COINGECKO_API_KEY")
+COINGECKO_PLAN = env_str("COINGECKO_PLAN", "demo")
+COINGECKO_CALLS_PER_MINUTE = env_int("COINGECKO_CALLS_PER_MINUTE", 30)
+COINGECKO_BASE_URL = env_str("COINGECKO_BASE_URL")
+
 DEMO_USER_EMAIL = env_str("DEMO_USER_EMAIL", "demo@aaiti.local")
 DEMO_USER_PASSWORD = env_str("DEMO_USER_PASSWORD")

@@ -97,6 +97,39 @@ def _time_param(request: Request, name: str) -> datetime | None:
     return parsed
 
 
+class CandleSerializer(serializers.Serializer):
+    time = serializers.DateTimeField()
+    open = serializers.FloatField()
+    high = serializers.FloatField()
+    low = serializers.FloatField()
+    close = serializers.FloatField()
+    volume = serializers.FloatField(allow_null=True)
+
+
+class CandlePageSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    timeframe = serializers.CharField()
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    results = CandleSerializer(many=True)
+
+
+class PriceSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    price = serializers.FloatField(allow_null=True)
+    time = serializers.DateTimeField(allow_null=True)
+    source = serializers.ChoiceField(choices=["live", "replay", "candle", "none"])
+    age_seconds = serializers.FloatField(allow_null=True)
+    stale = serializers.BooleanField()
+    replay_time = serializers.DateTimeField(allow_null=True)
+
+
+class UpsertSerializer(serializers.Serializer):
+    inserted = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
 class CandleList(APIView):
     """Candles oldest first, at most ``limit`` (500 by default, 5000 at most).
     ``next`` is the URL of the following page, or null at the end."""
@@ -107,7 +140,8 @@ class CandleList(APIView):
             OpenApiParameter("start", str, description="ISO 8601, inclusive"),
             OpenApiParameter("end", str, description="ISO 8601, exclusive"),
             OpenApiParameter("limit", int),
-        ]
+        ],
+        responses=CandlePageSerializer,
     )
     def get(self, request: Request, symbol: str) -> Response:
         asset = resolve_asset(request.user, symbol)
@@ -159,6 +193,7 @@ class CandleList(APIView):
 
 
 class PriceView(APIView):
+    @extend_schema(responses=PriceSerializer)
     def get(self, request: Request, symbol: str) -> Response:
         asset = resolve_asset(request.user, symbol)
         return Response(latest_price(asset).as_dict())
@@ -317,7 +352,7 @@ class ResampleView(APIView):
     """Build higher-timeframe bars from stored ones. Your private assets; admins
     also shared ones."""
 
-    @extend_schema(request=ResampleSerializer)
+    @extend_schema(request=ResampleSerializer, responses=UpsertSerializer)
     def post(self, request: Request, symbol: str) -> Response:
         asset = resolve_asset(request.user, symbol)
         if asset.owner_id is None and request.user.role != "admin":

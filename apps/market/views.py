@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from .api import run_import
 from .forms import ImportForm
+from .live import render_fragment
 from .models import TIMEFRAMES, Asset, MarketImport
 from .prices import latest_price
 from .selectors import series_info, sparkline_points, summarize, visible_assets
@@ -23,7 +24,7 @@ def _rows(user: object) -> list[dict[str, object]]:
             {
                 "asset": asset,
                 "summary": summary,
-                "quote": latest_price(asset),
+                "live": render_fragment(asset, oob=False),
                 "spark": sparkline_points(summary.spark),
             }
         )
@@ -52,12 +53,21 @@ def index(request: HttpRequest) -> HttpResponse:
                 messages.error(request, f"Import failed: {record.message}")
             return redirect("market:import", pk=record.pk)
     imports = MarketImport.objects.filter(owner=user)[:5]
+    rows = _rows(user)
+    streamed = ",".join(r["asset"].symbol for r in rows if r["asset"].owner_id is None)
     return render(
         request,
         "market/index.html",
-        {"rows": _rows(user), "form": form, "imports": imports},
+        {"rows": rows, "form": form, "imports": imports, "streamed": streamed},
         status=400 if form.errors else 200,
     )
+
+
+def replay_end(asset: Asset) -> str | None:
+    quote = latest_price(asset)
+    if quote.source == "replay" and quote.replay_time is not None:
+        return quote.replay_time.isoformat().replace("+00:00", "Z")
+    return None
 
 
 @login_required
@@ -84,12 +94,16 @@ def asset_detail(request: HttpRequest, symbol: str) -> HttpResponse:
             "timeframe": timeframe,
             "range": rng,
             "ranges": list(RANGES),
-            "quote": latest_price(asset),
+            "live": render_fragment(asset, oob=False),
+            "streamed": asset.owner_id is None,
             "chart_config": {
                 "symbol": asset.symbol,
                 "timeframe": timeframe,
                 "days": RANGES[rng],
                 "available": timeframe in available,
+                # Under replay the chart shows the market as of the replayed moment,
+                # and the forming bar moves on from there.
+                "end": replay_end(asset),
             },
         },
     )
@@ -99,3 +113,13 @@ def asset_detail(request: HttpRequest, symbol: str) -> HttpResponse:
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     record = get_object_or_404(MarketImport, pk=pk, owner=request.user)
     return render(request, "market/import.html", {"record": record})
+
+
+@login_required
+def live_fragment(request: HttpRequest, symbol: str) -> HttpResponse:
+    """The live-price fragment over HTTP, for a page that missed a pushed message."""
+    try:
+        asset = Asset.objects.resolve(request.user, symbol)
+    except Asset.DoesNotExist as exc:
+        raise Http404 from exc
+    return HttpResponse(render_fragment(asset, oob=False))

@@ -85,6 +85,12 @@ CHECKS: dict[str, Callable[[], dict[str, Any]]] = {
 }
 
 
+def feed_check() -> dict[str, Any]:
+    from apps.market.feed import feed_status
+
+    return feed_status()
+
+
 def run_checks() -> tuple[bool, dict[str, Any]]:
     results: dict[str, Any] = {}
     healthy = True
@@ -98,4 +104,10 @@ def run_checks() -> tuple[bool, dict[str, Any]]:
             entry = {"status": "error", "error": type(exc).__name__}
         entry["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
         results[name] = entry
+    # Informational: a stale or absent feed degrades the service, it does not take
+    # it down (pages, API and jobs still work), so it never turns health into 503.
+    try:
+        results["feed"] = feed_check()
+    except Exception as exc:  # noqa: BLE001
+        results["feed"] = {"status": "error", "error": type(exc).__name__}
     return healthy, results

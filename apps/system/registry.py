@@ -119,8 +119,8 @@ SETTINGS: dict[str, SettingSpec] = {
             "feed_interval_seconds",
             float,
             1.0,
-            "Seconds between polls of the price source (replay: seconds per "
-            "replayed bar).",
+            "Replay: wall seconds per replayed market hour (1 = an hourly bar a "
+            "second). CoinGecko: seconds between polls (at least 10).",
             minimum=0.05,
             maximum=3600,
         ),

@@ -27,8 +27,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @never_cache
 def health(request: HttpRequest) -> JsonResponse:
     healthy, checks = run_checks()
+    feed = checks.get("feed", {}).get("status")
+    overall = "error" if not healthy else ("ok" if feed == "ok" else "degraded")
     body = {
-        "status": "ok" if healthy else "error",
+        "status": overall,
         "time": timezone.now().isoformat(),
         "checks": checks,
     }

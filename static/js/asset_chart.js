@@ -13,6 +13,7 @@
     const rows = [];
     let url = `/api/market/assets/${encodeURIComponent(config.symbol)}/candles/?timeframe=${config.timeframe}&limit=5000`;
     if (config.start) url += `&start=${encodeURIComponent(config.start)}`;
+    if (config.end) url += `&end=${encodeURIComponent(config.end)}`;
     while (url && rows.length < MAX_BARS) {
       const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error(`candles request failed (${response.status})`);
@@ -37,7 +38,7 @@
     const config = JSON.parse(configEl.textContent);
     try {
       if (config.days) {
-        const last = await lastBarTime(config);
+        const last = config.end ? new Date(config.end) : await lastBarTime(config);
         if (last) config.start = new Date(last.getTime() - config.days * 86400000).toISOString();
       }
       const rows = await fetchCandles(config);
@@ -69,5 +70,32 @@
     }
   }
 
+  // The bar being formed moves live: the feed's fragment carries it as data-bar-*.
+  function followLiveBar() {
+    const holder = document.getElementById("price-chart");
+    const configEl = document.getElementById("chart-config");
+    if (!holder || !holder.data || !configEl) return;
+    const config = JSON.parse(configEl.textContent);
+    const el = document.getElementById(`live-${config.symbol}`);
+    if (!el || !el.dataset.barTime || el.dataset.barTimeframe !== config.timeframe) return;
+    const candles = holder.data[1];
+    const time = new Date(el.dataset.barTime).toISOString().replace(".000Z", "Z");
+    const bar = ["Open", "High", "Low", "Close"].map((k) => parseFloat(el.dataset[`bar${k}`]));
+    const last = candles.x.length - 1;
+    const lastTime = last >= 0 ? new Date(candles.x[last]).getTime() : null;
+    if (lastTime === new Date(time).getTime()) {
+      [candles.open[last], candles.high[last], candles.low[last], candles.close[last]] = bar;
+    } else if (lastTime === null || new Date(time).getTime() > lastTime) {
+      candles.x.push(time);
+      candles.open.push(bar[0]); candles.high.push(bar[1]);
+      candles.low.push(bar[2]); candles.close.push(bar[3]);
+    } else {
+      return; // a replay that looped back to an earlier bar than the chart shows
+    }
+    Plotly.redraw(holder);
+    holder.dataset.liveBar = time;
+  }
+
   document.addEventListener("DOMContentLoaded", draw);
+  document.addEventListener("aaiti:live-updated", followLiveBar);
 })();
