@@ -70,6 +70,7 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "CHANNELS_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}",
             "AAITI_ENV": "development",
             "DEBUG": "false",
+            "DEMO_USER_EMAIL": "",
         }
     )
     return env
@@ -83,6 +84,15 @@ def live_url(server_env: dict[str, str]) -> Iterator[str]:
         env=server_env,
         check=True,
         timeout=300,
+    )
+    # The sample candles, as `make run` loads them on first start.
+    subprocess.run(
+        [sys.executable, "manage.py", "bootstrap"],
+        cwd=ROOT,
+        env=server_env,
+        check=True,
+        timeout=300,
+        stdout=subprocess.DEVNULL,
     )
     port = free_port()
     log = open(Path(server_env["AAITI_VAR_DIR"]) / "daphne.log", "wb")  # noqa: SIM115
@@ -143,3 +153,54 @@ def screenshot(page: Any) -> Any:
         return path
 
     return take
+
+
+@pytest.fixture(scope="session")
+def feed(
+    live_url: str, server_env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The replay feed of the e2e server, as `make run` starts it."""
+    log = open(Path(server_env["AAITI_VAR_DIR"]) / "feed.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "run_feed"],
+        cwd=ROOT,
+        env=server_env,
+        stdout=log,
+        stderr=log,
+    )
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=15)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def worker(
+    live_url: str, server_env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A Celery worker of the e2e server (all queues), as `make run` starts it."""
+    log = open(Path(server_env["AAITI_VAR_DIR"]) / "worker.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "aaiti",
+            "worker",
+            "-Q",
+            "default,training,backtests",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env=server_env,
+        stdout=log,
+        stderr=log,
+    )
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()

@@ -34,7 +34,8 @@ def test_import_a_file_then_chart_it(
 ) -> None:
     sign_up(page, live_url)
     page.get_by_role("link", name="Markets").first.click()
-    expect(page.get_by_text("No market data yet")).to_be_visible()
+    # The shared sample data is there from the first start.
+    expect(page.get_by_test_id("asset-row-BTC-USD")).to_be_visible()
 
     bad = tmp_path / "bad.csv"
     bad.write_text(BAD)
