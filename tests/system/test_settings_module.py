@@ -104,3 +104,26 @@ def test_check_deploy_reports_nothing_in_production(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues" in out.stdout
+
+
+def test_production_logs_are_json_lines(tmp_path: Path) -> None:
+    code = (
+        "import logging, django; django.setup(); "
+        "logging.getLogger('aaiti.request').info('GET /x 200', "
+        "extra={'method': 'GET', 'path': '/x', 'status': 200, 'request_id': 'abc'})"
+    )
+    out = run_python(
+        code,
+        tmp_path,
+        AAITI_ENV="production",
+        SECRET_KEY="y" * 60,
+        ALLOWED_HOSTS="aaiti.example.com",
+    )
+    assert out.returncode == 0, out.stderr
+    import json
+
+    line = json.loads(out.stderr.strip().splitlines()[-1])
+    assert line["level"] == "INFO" and line["logger"] == "aaiti.request"
+    assert (
+        line["path"] == "/x" and line["status"] == 200 and line["request_id"] == "abc"
+    )
