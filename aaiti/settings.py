@@ -169,12 +169,18 @@ SQLITE_PRAGMAS = {
     "busy_timeout": "20000",
 }
 SQLITE_TIMEOUT_SECONDS = 20
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["OPTIONS"] = {
+
+
+def sqlite_options() -> dict[str, object]:
+    return {
         "init_command": "".join(f"PRAGMA {k}={v};" for k, v in SQLITE_PRAGMAS.items()),
         "transaction_mode": "IMMEDIATE",
         "timeout": SQLITE_TIMEOUT_SECONDS,
     }
+
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = sqlite_options()
     DATABASES["default"]["TEST"] = {"NAME": env_str("AAITI_TEST_DB_NAME") or None}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -224,6 +230,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "flush-expired-tokens": {
         "task": "apps.accounts.tasks.flush_expired_tokens",
         "schedule": 6 * 3600,
+    },
+    "mlmodels-score-predictions": {
+        "task": "apps.mlmodels.tasks.score_predictions_task",
+        "schedule": 60,
+    },
+    "mlmodels-run-schedules": {
+        "task": "apps.mlmodels.tasks.run_schedules_task",
+        "schedule": 600,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

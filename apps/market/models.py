@@ -20,14 +20,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-TIMEFRAMES: dict[str, int] = {
-    "1m": 60,
-    "5m": 300,
-    "15m": 900,
-    "1h": 3600,
-    "4h": 14400,
-    "1d": 86400,
-}
+from .resample import TIMEFRAME_SECONDS
+
+# One table of timeframes for the whole project, kept beside the resampling code.
+TIMEFRAMES: dict[str, int] = TIMEFRAME_SECONDS
 TIMEFRAME_CHOICES = [(tf, tf) for tf in TIMEFRAMES]
 
 

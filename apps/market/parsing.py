@@ -25,8 +25,8 @@ Order and memory: rows come out in file order, in chunks (:func:`iter_chunks`); 
 store upserts by (symbol, timeframe, open_time), so order does not matter there and we
 never hold the file. The only per-row state is the duplicate-time index: sorted int64
 runs of (time, line) merged like a binary counter, 12 bytes a row, not Python objects.
-:func:`read_arrays` is the sorted alternative: it keeps compact float64 columns (about
-56 bytes a row) and sorts them oldest first at the end.
+:func:`read_arrays` is the sorted alternative: it keeps compact columns (48 bytes a
+row, about 100 at the peak while sorting) and sorts them oldest first at the end.
 
 Validation never drops a row silently: a bad row becomes a :class:`RowError` with its
 1-based line number in the file, collected in the :class:`ParseReport` the caller

@@ -300,8 +300,10 @@ def _finish(
     record.error_count = report.error_count
     record.errors = [{"line": e.line, "reason": e.reason} for e in report.errors]
     record.first_time, record.last_time = report.min_time, report.max_time
-    warning = report.timeframe_warning(record.timeframe)
-    record.message = f"Warning: {warning}." if warning else ""
+    warnings = [w for w in [report.timeframe_warning(record.timeframe)] if w]
+    if report.layout is not None and report.layout.volume_is_quote:
+        warnings.append("the file has volume in the quote currency only, stored as is")
+    record.message = "".join(f"Warning: {w}. " for w in warnings).strip()
     record.finished_at = timezone.now()
     record.save()
 

@@ -179,3 +179,20 @@ def test_wide_file_imports_the_chosen_asset() -> None:
     # ETH starts trading on 2016-05-27 in this file; rows before are not errors.
     assert first.open_time == datetime(2016, 5, 27, tzinfo=UTC)
     assert record.error_count == 0
+
+
+def test_quote_only_volume_is_imported_with_a_warning(alice: Any) -> None:
+    text = (
+        b"date,open,high,low,close,Volume USD\n"
+        b"2019-07-01 00:00,100,101,99,100.5,1000\n"
+        b"2019-07-01 01:00,100.5,102,100,101,2000\n"
+    )
+    record = import_candles(
+        fileobj=io.BytesIO(text),
+        symbol="BTC-USD",
+        timeframe="1h",
+        actor=alice,
+        asset_owner=alice,
+    )
+    assert record.status == "succeeded"
+    assert "quote currency" in record.message

@@ -20,7 +20,20 @@ def _unblocked(django_db_blocker: Any) -> Any:
 
 
 def fresh_connection(path: Path) -> DatabaseWrapper:
-    config = dict(settings.DATABASES["default"], NAME=str(path))
+    """A new connection configured exactly as settings configure SQLite (also when
+    this run's own database is PostgreSQL)."""
+    from aaiti.settings import sqlite_options
+
+    config = dict(
+        settings.DATABASES["default"],
+        NAME=str(path),
+        ENGINE="django.db.backends.sqlite3",
+        OPTIONS=sqlite_options(),
+        HOST="",
+        PORT="",
+        USER="",
+        PASSWORD="",
+    )
     return DatabaseWrapper(config, alias=f"probe-{path.name}-{threading.get_ident()}")
 
 
@@ -54,7 +67,9 @@ def test_every_new_connection_has_the_seeds_pragmas(tmp_path: Path) -> None:
 
 
 def test_transactions_begin_immediate() -> None:
-    options = settings.DATABASES["default"]["OPTIONS"]
+    from aaiti.settings import sqlite_options
+
+    options = sqlite_options()
     assert options["transaction_mode"] == "IMMEDIATE"
     assert options["timeout"] >= 20
 
