@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -231,6 +232,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "apps.accounts.tasks.flush_expired_tokens",
         "schedule": 6 * 3600,
     },
+    "backup-database": {
+        "task": "apps.system.tasks.backup_database",
+        "schedule": crontab(hour=3, minute=17),
+    },
     "mlmodels-score-predictions": {
         "task": "apps.mlmodels.tasks.score_predictions_task",
         "schedule": 60,
@@ -438,6 +443,10 @@ COINGECKO_API_KEY = env_str("COINGECKO_API_KEY")
 COINGECKO_PLAN = env_str("COINGECKO_PLAN", "demo")
 COINGECKO_CALLS_PER_MINUTE = env_int("COINGECKO_CALLS_PER_MINUTE", 30)
 COINGECKO_BASE_URL = env_str("COINGECKO_BASE_URL")
+
+BACKUP_DIR = Path(env_str("BACKUP_DIR") or VAR_DIR / "backups")
+BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 7)
+BACKUP_KEEP_WEEKLY = env_int("BACKUP_KEEP_WEEKLY", 4)
 
 DEMO_USER_EMAIL = env_str("DEMO_USER_EMAIL", "demo@aaiti.local")
 DEMO_USER_PASSWORD = env_str("DEMO_USER_PASSWORD")
