@@ -444,6 +444,10 @@ COINGECKO_PLAN = env_str("COINGECKO_PLAN", "demo")
 COINGECKO_CALLS_PER_MINUTE = env_int("COINGECKO_CALLS_PER_MINUTE", 30)
 COINGECKO_BASE_URL = env_str("COINGECKO_BASE_URL")
 
+# /metrics: a bearer token, or else only these client addresses.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+
 BACKUP_DIR = Path(env_str("BACKUP_DIR") or VAR_DIR / "backups")
 BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 7)
 BACKUP_KEEP_WEEKLY = env_int("BACKUP_KEEP_WEEKLY", 4)

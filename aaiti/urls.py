@@ -10,6 +10,7 @@ from drf_spectacular.views import (
 )
 
 from apps.system import views as system_views
+from apps.system.metrics import metrics_view
 
 admin.site.site_header = "AAITI administration"
 admin.site.site_title = "AAITI admin"
@@ -29,6 +30,7 @@ urlpatterns = [
     path("backtests/", include("apps.backtests.urls")),
     path("bots/", include("apps.bots.urls")),
     path("api/health", system_views.health, name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/", include("apps.accounts.api_urls")),
     path("api/", include("apps.audit.api_urls")),
     path("api/", include("apps.market.api_urls")),

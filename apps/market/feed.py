@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.db import close_old_connections
 
 from apps.bots.hooks import on_tick
+from apps.system.metrics import count_tick
 from apps.system.services import get_setting
 
 from . import live
@@ -216,6 +217,7 @@ class Feed:
                 timeout=None,
             )
         on_tick(asset=asset, tick=tick)
+        count_tick()
         self.stats.ticks += 1
         return bar
 

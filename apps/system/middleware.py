@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from .metrics import observe_request
+
 logger = logging.getLogger("aaiti.request")
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -28,6 +30,7 @@ class RequestLogMiddleware:
         response = self.get_response(request)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         response["X-Request-ID"] = request_id
+        observe_request(request, response.status_code, duration_ms / 1000)
         user = getattr(request, "user", None)
         # request.path only: query strings can carry tokens.
         logger.info(
