@@ -167,3 +167,22 @@ def test_bootstrap_loads_the_samples_once() -> None:
         Candle.objects.filter(asset__symbol="ETH-USD", timeframe="1d").count() == 1319
     )
     assert load_sample_data() == []
+
+
+def test_admin_lists_assets_candles_and_imports(client: Client, admin: Any) -> None:
+    import_candles(fileobj=io.BytesIO(HOURLY_CSV), symbol="BTC-USD", timeframe="1h")
+    client.force_login(admin)
+    for url in [
+        "/admin/market/asset/",
+        "/admin/market/candle/",
+        "/admin/market/marketimport/",
+        "/admin/market/candle/?timeframe=1h",
+    ]:
+        assert client.get(url).status_code == 200, url
+    candle = Candle.objects.first()
+    assert (
+        client.post(
+            f"/admin/market/candle/{candle.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
