@@ -320,6 +320,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Auto AI Trading Interface: market data, models, backtests, bots.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The contract is public; every operation in it still requires its own auth.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
     # Swagger UI and ReDoc are served from our own static files, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
