@@ -62,6 +62,11 @@ def count_tick() -> None:
 class SharedCollector:
     """Figures kept in Redis by other processes, read at scrape time."""
 
+    def describe(self) -> list[Any]:
+        # Without this the registry calls collect() at import time, which would
+        # reach Redis and import the feed module while it is itself importing us.
+        return []
+
     def collect(self) -> Iterator[Any]:
         from apps.market.feed import feed_status
 

@@ -143,3 +143,37 @@ def test_a_failing_provider_backs_off_and_recovers(btc: Asset) -> None:
     feed = Feed([Stream("flaky", flaky, {"BTC-USD": btc})], max_backoff=0.1)
     stats = feed.run(max_ticks=1)
     assert stats.errors == 1 and stats.ticks == 1 and calls["n"] == 2
+
+
+def test_run_feed_starts_in_a_fresh_process(tmp_path: Any) -> None:
+    """The command imports cleanly on its own (no import cycle through metrics) and
+    says plainly when there is nothing to feed."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(
+        os.environ,
+        AAITI_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'feed.sqlite3'}",
+        DEMO_USER_EMAIL="",
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"],
+        cwd=root,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "run_feed", "--max-ticks", "1"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "no shared asset" in out.stderr
