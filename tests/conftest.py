@@ -20,10 +20,21 @@ def _clear_cache(request: pytest.FixtureRequest) -> Any:
         # Pure tests (engines, parsers) need no Django at all.
         yield
         return
+    clear_cache_keys()
+    yield
+
+
+def clear_cache_keys() -> None:
+    """Delete this cache's own keys only. cache.clear() would FLUSHDB the whole Redis
+    database, Celery broker queues of a worker sharing it included."""
+    from django.conf import settings
     from django.core.cache import cache
 
-    cache.clear()
-    yield
+    client = cache._cache.get_client(write=True)  # noqa: SLF001 - Django's Redis client
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture
