@@ -32,9 +32,10 @@ def dashboard_sections(user: Any) -> list[Section]:
         ),
         Section(
             "Backtests",
-            None,
-            "Backtesting arrives with the backtests release.",
+            user.backtests.count(),
+            "No backtests yet.",
             "backtests:index",
+            "stored with their results",
         ),
         Section(
             "Bots",

@@ -1,0 +1,675 @@
+"""Every write of backtests and sweeps: create, run (from a task), delete.
+
+Pages, the API, the tasks and the ``backtest`` command call these. A job is
+claimed with a conditional update (queued -> running) before any work, so a task
+delivered twice does the work once; a claim older than the task time limit is
+taken as a dead worker's and may be taken over.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from apps.audit.services import record_event
+from apps.market.models import TIMEFRAMES, Asset, Candle
+from apps.market.services import load_arrays
+from apps.system.consumers import user_group
+from apps.system.services import get_setting
+
+from . import sweep as sweeps
+from .engine import OHLCV, BacktestConfig, BacktestInputError, run_backtest
+from .metrics import compute_metrics, periods_per_year
+from .models import Backtest, JobStatus, Sweep, SweepChunk, pack_equity
+from .strategies import STRATEGIES, Strategy, StrategyParamError, get_strategy
+
+logger = logging.getLogger(__name__)
+
+CHART_POINTS = 2000
+# A chunk loads the candles once (~70 ms for 17.5k bars from SQLite) and then runs
+# its combinations (~1 ms each for a crossover on that series): chunks of at least
+# SWEEP_CHUNK_SIZE keep the load a minor cost, at most SWEEP_MAX_CHUNKS tasks keep
+# a large grid spread over every worker without flooding the queue.
+SWEEP_CHUNK_SIZE = 50
+SWEEP_MAX_CHUNKS = 32
+MIN_BARS = 2
+
+
+class BacktestRequestError(ValueError):
+    """Bad input for a backtest or a sweep: messages by field, for 400s and forms."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()))
+        self.fields = fields
+
+
+def _error(name: str, message: str) -> BacktestRequestError:
+    return BacktestRequestError({name: [message]})
+
+
+@dataclass
+class JobRequest:
+    """What the caller asked for, before it is checked."""
+
+    symbol: str
+    timeframe: str
+    strategy: str
+    params: dict[str, Any] = field(default_factory=dict)
+    start: datetime | None = None
+    end: datetime | None = None
+    initial_capital: float = 10_000.0
+    fee_bps: float | None = None
+    slippage_bps: float | None = None
+    fraction: float = 1.0
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_stop: float | None = None
+
+
+@dataclass
+class CheckedJob:
+    asset: Asset
+    strategy: Strategy
+    params: dict[str, Any]
+    start: datetime
+    end: datetime
+    bars: int
+    config: BacktestConfig
+
+
+def runnable_strategies() -> dict[str, Strategy]:
+    """Strategies a backtest can run on candles alone (not model-driven ones yet)."""
+    return {k: s for k, s in STRATEGIES.items() if not s.inputs}
+
+
+def check_request(
+    *, owner: Any, req: JobRequest, validate_params: bool = True
+) -> CheckedJob:
+    """Resolve and check everything a job needs, or raise BacktestRequestError."""
+    try:
+        asset = Asset.objects.resolve(owner, req.symbol or "")
+    except Asset.DoesNotExist:
+        raise _error("symbol", f"No market data for {req.symbol!r}.") from None
+    if req.timeframe not in TIMEFRAMES:
+        raise _error("timeframe", f"One of {', '.join(TIMEFRAMES)}.")
+    try:
+        strategy = get_strategy(req.strategy)
+    except StrategyParamError as exc:
+        raise _error("strategy", str(exc).split(": ", 1)[1]) from None
+    if strategy.inputs:
+        raise _error(
+            "strategy",
+            f"{strategy.label} needs a model's predictions; model-driven backtests "
+            "arrive with the models release.",
+        )
+    params = dict(req.params or {})
+    if validate_params:
+        try:
+            params = strategy.validate(params)
+        except StrategyParamError as exc:
+            raise BacktestRequestError({f"params.{exc.param}": [str(exc)]}) from None
+    start, end = _period(asset, req)
+    bars = Candle.objects.series(asset, req.timeframe, start, end).count()
+    if bars < MIN_BARS:
+        raise _error(
+            "start",
+            f"{asset.symbol} has {bars} {req.timeframe} candle{'s' if bars != 1 else ''} "
+            f"from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC; at least "
+            f"{MIN_BARS} are needed.",
+        )
+    config = _config(req, allow_short=bool(params.get("allow_short", False)))
+    return CheckedJob(asset, strategy, params, start, end, bars, config)
+
+
+def _period(asset: Asset, req: JobRequest) -> tuple[datetime, datetime]:
+    """Blank start or end means the stored series' own first or last bar."""
+    start, end = req.start, req.end
+    series = Candle.objects.series(asset, req.timeframe)
+    if start is None:
+        first = series.values_list("open_time", flat=True).first()
+        start = first or datetime(1970, 1, 1, tzinfo=UTC)
+    if end is None:
+        last = series.order_by("-open_time").values_list("open_time", flat=True)
+        last_time = last.first()
+        end = (
+            last_time + timedelta(seconds=TIMEFRAMES[req.timeframe])
+            if last_time
+            else timezone.now()
+        )
+    if timezone.is_naive(start) or timezone.is_naive(end):
+        raise _error("start", "Times need a time zone (UTC).")
+    if start >= end:
+        raise _error("end", "The end must be after the start.")
+    return start, end
+
+
+def _config(req: JobRequest, *, allow_short: bool) -> BacktestConfig:
+    fee = req.fee_bps if req.fee_bps is not None else get_setting("default_fee_bps")
+    slip = req.slippage_bps
+    if slip is None:
+        slip = get_setting("default_slippage_bps")
+    try:
+        return BacktestConfig(
+            initial_capital=float(req.initial_capital),
+            fee_bps=float(fee),
+            slippage_bps=float(slip),
+            fraction=float(req.fraction),
+            allow_short=allow_short,
+            stop_loss=req.stop_loss,
+            take_profit=req.take_profit,
+            trailing_stop=req.trailing_stop,
+        )
+    except BacktestInputError as exc:
+        name = str(exc).split(" ", 1)[0]
+        known = {"initial_capital", "fee_bps", "slippage_bps", "fraction"}
+        known |= {"stop_loss", "take_profit", "trailing_stop"}
+        raise _error(name if name in known else "non_field_errors", str(exc)) from None
+
+
+def config_of(job: Backtest | Sweep, **extra: Any) -> BacktestConfig:
+    return BacktestConfig(
+        initial_capital=job.initial_capital,
+        fee_bps=job.fee_bps,
+        slippage_bps=job.slippage_bps,
+        fraction=job.fraction,
+        **extra,
+    )
+
+
+def load_ohlcv(
+    asset: Asset, timeframe: str, start: datetime | None, end: datetime | None
+) -> OHLCV:
+    """Stored candles as engine input. Volume is unused by the strategies; a bar
+    without volume gets 0 there (the database keeps it as unknown)."""
+    a = load_arrays(asset, timeframe, start, end)
+    volume = np.nan_to_num(a["volume"], nan=0.0)
+    return OHLCV(a["time"], a["open"], a["high"], a["low"], a["close"], volume)
+
+
+def compute_backtest(
+    *,
+    data: OHLCV,
+    strategy: Strategy,
+    params: dict[str, Any],
+    config: BacktestConfig,
+    timeframe: str,
+) -> tuple[Any, dict[str, Any]]:
+    """Signals, engine and metrics: the whole computation of one backtest."""
+    target = strategy.signals(data, **params)
+    result = run_backtest(data, target, config)
+    metrics = compute_metrics(
+        result, data, bars_per_year=periods_per_year(TIMEFRAMES[timeframe])
+    )
+    return result, metrics
+
+
+# --- backtests -----------------------------------------------------------------
+
+
+def create_backtest(
+    *,
+    owner: Any,
+    req: JobRequest,
+    request: HttpRequest | None = None,
+    enqueue: bool = True,
+) -> Backtest:
+    """Check, store (queued), audit and, after commit, enqueue one backtest."""
+    job = check_request(owner=owner, req=req)
+    cfg = job.config
+    with transaction.atomic():
+        backtest = Backtest.objects.create(
+            owner=owner,
+            asset=job.asset,
+            symbol=job.asset.symbol,
+            timeframe=req.timeframe,
+            strategy=job.strategy.name,
+            params=job.params,
+            start=job.start,
+            end=job.end,
+            initial_capital=cfg.initial_capital,
+            fee_bps=cfg.fee_bps,
+            slippage_bps=cfg.slippage_bps,
+            fraction=cfg.fraction,
+            stop_loss=cfg.stop_loss,
+            take_profit=cfg.take_profit,
+            trailing_stop=cfg.trailing_stop,
+        )
+        record_event(
+            action="backtest.created",
+            user=owner,
+            request=request,
+            resource=backtest,
+            details=_describe(backtest),
+        )
+        if enqueue:
+            from .tasks import run_backtest_task
+
+            transaction.on_commit(lambda: run_backtest_task.delay(backtest.pk))
+    return backtest
+
+
+def _describe(job: Backtest | Sweep) -> dict[str, Any]:
+    return {
+        "symbol": job.symbol,
+        "private_data": bool(job.asset and job.asset.owner_id),
+        "timeframe": job.timeframe,
+        "strategy": job.strategy,
+        "params": job.params,
+        "start": job.start.isoformat(),
+        "end": job.end.isoformat(),
+        "initial_capital": job.initial_capital,
+        "fee_bps": job.fee_bps,
+        "slippage_bps": job.slippage_bps,
+    }
+
+
+def _claim(model: type[Backtest] | type[Sweep] | type[SweepChunk], pk: int) -> bool:
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    claimable = Q(status=JobStatus.QUEUED) | Q(
+        status=JobStatus.RUNNING, started_at__lt=stale
+    )
+    return (
+        model.objects.filter(claimable, pk=pk).update(
+            status=JobStatus.RUNNING, started_at=now
+        )
+        == 1
+    )
+
+
+def _progress(backtest: Backtest, value: int) -> None:
+    Backtest.objects.filter(pk=backtest.pk, status=JobStatus.RUNNING).update(
+        progress=value
+    )
+    backtest.progress = value
+    push_backtest(backtest)
+
+
+def run_backtest_job(*, backtest_id: int) -> Backtest | None:
+    """Run a queued backtest and store its results; None if another delivery of the
+    task has it (or it is gone). A failure stores its message and never raises."""
+    if not _claim(Backtest, backtest_id):
+        return None
+    backtest = Backtest.objects.select_related("asset", "owner").get(pk=backtest_id)
+    _progress(backtest, 5)
+    try:
+        if backtest.asset is None:
+            raise BacktestInputError("the market data of this backtest was deleted")
+        data = load_ohlcv(
+            backtest.asset, backtest.timeframe, backtest.start, backtest.end
+        )
+        if len(data) < MIN_BARS:
+            raise BacktestInputError(f"only {len(data)} candles in the period")
+        _progress(backtest, 40)
+        strategy = get_strategy(backtest.strategy)
+        allow_short = bool(backtest.params.get("allow_short", False))
+        result, metrics = compute_backtest(
+            data=data,
+            strategy=strategy,
+            params=backtest.params,
+            config=config_of(
+                backtest,
+                allow_short=allow_short,
+                stop_loss=backtest.stop_loss,
+                take_profit=backtest.take_profit,
+                trailing_stop=backtest.trailing_stop,
+            ),
+            timeframe=backtest.timeframe,
+        )
+        _progress(backtest, 80)
+        _store_result(backtest, result, metrics)
+    except ValueError as exc:  # bad data or parameters: the user's message
+        _fail(backtest, str(exc))
+    except Exception as exc:  # a defect: logged in full, summarised to the user
+        logger.exception("backtest %s failed", backtest_id)
+        _fail(backtest, f"Internal error ({type(exc).__name__}); the run stopped.")
+    # Deleted while it ran: nothing was stored, and nothing is left to return.
+    return Backtest.objects.filter(pk=backtest_id).first()
+
+
+def downsample_index(n: int, points: int = CHART_POINTS, keep: int = -1) -> np.ndarray:
+    """At most ``points`` evenly spaced indexes of n, first and last (and ``keep``,
+    e.g. the deepest drawdown) included."""
+    if n <= points:
+        return np.arange(n)
+    idx = np.unique(np.linspace(0, n - 1, points - 1).round().astype(np.int64))
+    if keep >= 0:
+        idx = np.unique(np.append(idx, keep))
+    return idx
+
+
+def equity_chart(time: np.ndarray, equity: np.ndarray, capital: float) -> list[Any]:
+    peak = np.maximum.accumulate(np.maximum(equity, capital)) if equity.size else equity
+    drawdown = equity / peak - 1.0 if equity.size else equity
+    keep = int(np.argmin(drawdown)) if equity.size else -1
+    idx = downsample_index(equity.shape[0], keep=keep)
+    return [
+        [int(t), float(e), float(d)]
+        for t, e, d in zip(time[idx], equity[idx], drawdown[idx], strict=True)
+    ]
+
+
+def _store_result(backtest: Backtest, result: Any, metrics: dict[str, Any]) -> None:
+    values = {
+        "status": JobStatus.SUCCEEDED,
+        "progress": 100,
+        "bars": int(result.equity.shape[0]),
+        "final_capital": result.final_equity,
+        "total_return": metrics["total_return"],
+        "trade_count": len(result.trades),
+        "metrics": metrics,
+        "trades": result.trades.to_records(),
+        "equity_chart": equity_chart(
+            result.timestamp, result.equity, result.initial_capital
+        ),
+        "equity_blob": pack_equity(result.timestamp, result.equity),
+        "finished_at": timezone.now(),
+        "error": "",
+    }
+    with transaction.atomic():
+        rows = Backtest.objects.filter(pk=backtest.pk, status=JobStatus.RUNNING).update(
+            **values
+        )
+        if rows:
+            record_event(
+                action="backtest.succeeded",
+                user=backtest.owner,
+                resource=backtest,
+                details={
+                    "total_return": metrics["total_return"],
+                    "trades": values["trade_count"],
+                },
+            )
+    _refresh_and_push(backtest)
+
+
+def _fail(backtest: Backtest, message: str) -> None:
+    with transaction.atomic():
+        rows = Backtest.objects.filter(pk=backtest.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.FAILED, error=message[:2000], finished_at=timezone.now()
+        )
+        if rows:
+            record_event(
+                action="backtest.failed",
+                user=backtest.owner,
+                resource=backtest,
+                details={"error": message[:500]},
+            )
+    _refresh_and_push(backtest)
+
+
+def _refresh_and_push(backtest: Backtest) -> None:
+    if Backtest.objects.filter(pk=backtest.pk).exists():
+        backtest.refresh_from_db()
+        push_backtest(backtest)
+
+
+def delete_backtest(
+    *, backtest: Backtest, actor: Any, request: HttpRequest | None = None
+) -> None:
+    """Delete a backtest of the actor's (a running task finds it gone and stops)."""
+    with transaction.atomic():
+        record_event(
+            action="backtest.deleted",
+            user=actor,
+            request=request,
+            resource=backtest,
+            details={"strategy": backtest.strategy, "symbol": backtest.symbol},
+        )
+        backtest.delete()
+
+
+# --- live updates ----------------------------------------------------------------
+
+
+def _push(user_id: int, html: str) -> None:
+    """Send after commit; a channel layer that is down never fails a job."""
+
+    def send() -> None:
+        try:
+            async_to_sync(get_channel_layer().group_send)(
+                user_group(user_id), {"type": "push.html", "html": html}
+            )
+        except Exception:
+            logger.warning("live update to user %s not sent", user_id, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def push_backtest(backtest: Backtest) -> None:
+    html = render_to_string(
+        "backtests/_status.html", {"backtest": backtest, "oob": True}
+    )
+    _push(backtest.owner_id, html)
+
+
+def push_sweep(sweep: Sweep) -> None:
+    html = render_to_string(
+        "backtests/_sweep_status.html", {"sweep": sweep, "oob": True}
+    )
+    _push(sweep.owner_id, html)
+
+
+# --- sweeps -----------------------------------------------------------------------
+
+
+def create_sweep(
+    *,
+    owner: Any,
+    req: JobRequest,
+    grid: dict[str, Any],
+    metric: str = "sharpe",
+    in_sample: float = 0.7,
+    request: HttpRequest | None = None,
+    enqueue: bool = True,
+) -> Sweep:
+    """Check the grid (at most ``sweep.MAX_COMBINATIONS`` points), store the sweep
+    and its chunks, audit, and after commit fan the chunks out as a Celery group."""
+    job = check_request(owner=owner, req=req, validate_params=False)
+    if metric not in sweeps.RANK_METRICS:
+        raise _error("metric", f"One of {', '.join(sweeps.RANK_METRICS)}.")
+    if not 0.1 <= in_sample <= 0.9:
+        raise _error("in_sample", "Between 0.1 and 0.9 of the bars.")
+    try:
+        values, combos, skipped = sweeps.expand_grid(job.strategy, grid, req.params)
+    except sweeps.GridError as exc:
+        raise _error("grid", str(exc)) from None
+    except StrategyParamError as exc:
+        raise BacktestRequestError({f"params.{exc.param}": [str(exc)]}) from None
+    split = int(job.bars * in_sample)
+    if split < MIN_BARS or job.bars - split < MIN_BARS:
+        raise _error("in_sample", f"{job.bars} bars cannot be split {in_sample:.0%}.")
+    series = Candle.objects.series(job.asset, req.timeframe, job.start, job.end)
+    split_time = series.values_list("open_time", flat=True)[split]
+    fixed = {k: v for k, v in combos[0].items() if k not in values}
+    with transaction.atomic():
+        sweep = Sweep.objects.create(
+            owner=owner,
+            asset=job.asset,
+            symbol=job.asset.symbol,
+            timeframe=req.timeframe,
+            strategy=job.strategy.name,
+            params=fixed,
+            grid=values,
+            metric=metric,
+            in_sample=in_sample,
+            start=job.start,
+            end=job.end,
+            initial_capital=job.config.initial_capital,
+            fee_bps=job.config.fee_bps,
+            slippage_bps=job.config.slippage_bps,
+            fraction=job.config.fraction,
+            combinations=len(combos),
+            skipped=skipped,
+            bars_in_sample=split,
+            bars_out_sample=job.bars - split,
+            split_time=split_time,
+        )
+        chunks = SweepChunk.objects.bulk_create(
+            SweepChunk(sweep=sweep, index=i, combos=part)
+            for i, part in enumerate(sweeps.chunked(combos, chunk_size(len(combos))))
+        )
+        sweep.chunks_total = len(chunks)
+        sweep.save(update_fields=["chunks_total"])
+        record_event(
+            action="sweep.created",
+            user=owner,
+            request=request,
+            resource=sweep,
+            details={
+                **_describe(sweep),
+                "grid": values,
+                "metric": metric,
+                "combinations": len(combos),
+            },
+        )
+        if enqueue:
+            transaction.on_commit(lambda: dispatch_sweep(sweep))
+    return sweep
+
+
+def chunk_size(combinations: int) -> int:
+    return max(SWEEP_CHUNK_SIZE, math.ceil(combinations / SWEEP_MAX_CHUNKS))
+
+
+def dispatch_sweep(sweep: Sweep) -> None:
+    """One task per chunk in a Celery group: every worker on the queue takes some."""
+    from celery import group
+
+    from .tasks import run_sweep_chunk_task
+
+    ids = list(sweep.chunks.values_list("pk", flat=True))
+    group(run_sweep_chunk_task.s(pk) for pk in ids).apply_async()
+
+
+def run_sweep_chunk(*, chunk_id: int) -> SweepChunk | None:
+    """Evaluate one chunk's combinations; the last chunk to finish ranks the sweep.
+    None if another delivery has this chunk (or it is gone)."""
+    if not _claim(SweepChunk, chunk_id):
+        return None
+    chunk = SweepChunk.objects.select_related("sweep__asset").get(pk=chunk_id)
+    sweep = chunk.sweep
+    if _claim(Sweep, sweep.pk):
+        sweep.refresh_from_db()
+        push_sweep(sweep)
+    elif sweep.status != JobStatus.RUNNING:
+        # The sweep failed (another chunk's error): this chunk's work is moot.
+        SweepChunk.objects.filter(pk=chunk_id).update(status=JobStatus.FAILED)
+        chunk.status = JobStatus.FAILED
+        return chunk
+    try:
+        rows = _evaluate_chunk(sweep, chunk)
+    except ValueError as exc:
+        _fail_sweep(sweep, chunk, str(exc))
+        return SweepChunk.objects.filter(pk=chunk_id).first()
+    except Exception as exc:
+        logger.exception("sweep %s chunk %s failed", sweep.pk, chunk.index)
+        _fail_sweep(sweep, chunk, f"Internal error ({type(exc).__name__}).")
+        return SweepChunk.objects.filter(pk=chunk_id).first()
+    with transaction.atomic():
+        done = SweepChunk.objects.filter(pk=chunk_id, status=JobStatus.RUNNING).update(
+            status=JobStatus.SUCCEEDED, results=rows, finished_at=timezone.now()
+        )
+        if done:
+            Sweep.objects.filter(pk=sweep.pk).update(chunks_done=F("chunks_done") + 1)
+    _finish_sweep_if_done(sweep.pk)
+    return SweepChunk.objects.filter(pk=chunk_id).first()
+
+
+def _evaluate_chunk(sweep: Sweep, chunk: SweepChunk) -> list[dict[str, Any]]:
+    if sweep.asset is None:
+        raise BacktestInputError("the market data of this sweep was deleted")
+    data = load_ohlcv(sweep.asset, sweep.timeframe, sweep.start, sweep.end)
+    if len(data) != sweep.bars_in_sample + sweep.bars_out_sample:
+        raise BacktestInputError(
+            "the candles of the period changed while the sweep ran; start it again"
+        )
+    return sweeps.evaluate(
+        data,
+        get_strategy(sweep.strategy),
+        chunk.combos,
+        config_of(sweep),
+        sweep.bars_in_sample,
+        periods_per_year(TIMEFRAMES[sweep.timeframe]),
+    )
+
+
+def _finish_sweep_if_done(sweep_id: int) -> None:
+    with transaction.atomic():
+        sweep = Sweep.objects.select_for_update().filter(pk=sweep_id).first()
+        if sweep is None or sweep.status != JobStatus.RUNNING:
+            return  # deleted, failed, or finished by another chunk's task
+        done = sweep.chunks.filter(status=JobStatus.SUCCEEDED).count()
+        sweep.progress = min(99, int(100 * done / max(1, sweep.chunks_total)))
+        if done < sweep.chunks_total:
+            sweep.save(update_fields=["progress"])
+        else:
+            rows = [r for c in sweep.chunks.order_by("index") for r in c.results]
+            sweep.results = sweeps.rank(rows, sweep.metric)
+            sweep.status = JobStatus.SUCCEEDED
+            sweep.progress = 100
+            sweep.finished_at = timezone.now()
+            sweep.save()
+            best = sweep.results[0] if sweep.results else {}
+            record_event(
+                action="sweep.succeeded",
+                user=sweep.owner,
+                resource=sweep,
+                details={"combinations": len(rows), "best": best.get("params")},
+            )
+    push_sweep(sweep)
+
+
+def _fail_sweep(sweep: Sweep, chunk: SweepChunk, message: str) -> None:
+    with transaction.atomic():
+        SweepChunk.objects.filter(pk=chunk.pk).update(status=JobStatus.FAILED)
+        rows = Sweep.objects.filter(
+            pk=sweep.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+        ).update(
+            status=JobStatus.FAILED, error=message[:2000], finished_at=timezone.now()
+        )
+        if rows:
+            record_event(
+                action="sweep.failed",
+                user=sweep.owner,
+                resource=sweep,
+                details={"error": message[:500]},
+            )
+    if rows:
+        sweep.refresh_from_db()
+        push_sweep(sweep)
+
+
+def run_sweep_inline(sweep: Sweep) -> Sweep:
+    """Every chunk in this process, in order (tests, the benchmark's reference)."""
+    for pk in sweep.chunks.values_list("pk", flat=True):
+        run_sweep_chunk(chunk_id=pk)
+    sweep.refresh_from_db()
+    return sweep
+
+
+def delete_sweep(
+    *, sweep: Sweep, actor: Any, request: HttpRequest | None = None
+) -> None:
+    with transaction.atomic():
+        record_event(
+            action="sweep.deleted",
+            user=actor,
+            request=request,
+            resource=sweep,
+            details={"strategy": sweep.strategy, "symbol": sweep.symbol},
+        )
+        sweep.delete()
