@@ -86,7 +86,9 @@ def tokens(api: Any, alice: Any) -> dict[str, str]:
     return response.json()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
     """Browser tests run last: Playwright's sync API keeps an event loop running in
     the main thread for the rest of the session, and Django refuses synchronous
     database calls from a thread with a running loop."""
