@@ -26,9 +26,10 @@ def dashboard_sections(user: Any) -> list[Section]:
         ),
         Section(
             "Models",
-            None,
-            "Forecasting models arrive with the models release.",
+            user.ml_models.count(),
+            "No forecasting models yet.",
             "mlmodels:index",
+            "forecasting models",
         ),
         Section(
             "Backtests",
