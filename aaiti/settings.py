@@ -451,6 +451,9 @@ COINGECKO_BASE_URL = env_str("COINGECKO_BASE_URL")
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 
+# Soft time limit of one model training run, seconds (the task fails clearly past it).
+MODEL_TRAINING_TIME_LIMIT = env_int("MODEL_TRAINING_TIME_LIMIT", 1800)
+
 BACKUP_DIR = Path(env_str("BACKUP_DIR") or VAR_DIR / "backups")
 BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 7)
 BACKUP_KEEP_WEEKLY = env_int("BACKUP_KEEP_WEEKLY", 4)
