@@ -10,9 +10,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def tight(settings: Any) -> Any:
-    settings.RATELIMIT_LOGIN_ACCOUNT = "3/5m"
-    settings.RATELIMIT_LOGIN_IP = "6/m"
-    settings.RATELIMIT_SIGNUP_IP = "2/h"
+    # Day-long windows: the counters are fixed windows, and a test whose requests
+    # straddled a window's end would see its counter start again.
+    settings.RATELIMIT_LOGIN_ACCOUNT = "3/d"
+    settings.RATELIMIT_LOGIN_IP = "6/d"
+    settings.RATELIMIT_SIGNUP_IP = "2/d"
     return settings
 
 
