@@ -19,7 +19,34 @@ def _flatten(detail: Any) -> dict[str, list[str]]:
     return {}
 
 
+def _dependency_down(exc: Exception) -> bool:
+    """Redis (cache, broker, channel layer) unreachable: a 503, never a 500."""
+    import redis
+    from kombu.exceptions import OperationalError
+
+    return isinstance(
+        exc,
+        redis.exceptions.ConnectionError
+        | redis.exceptions.TimeoutError
+        | OperationalError,
+    )
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if _dependency_down(exc):
+        response = Response(
+            {
+                "error": {
+                    "code": "service_unavailable",
+                    "message": "A backing service (Redis) is unavailable; try again "
+                    "shortly.",
+                    "fields": {},
+                }
+            },
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = "30"
+        return response
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -138,3 +138,20 @@ def test_celery_accepts_json_only() -> None:
             "binary",
             accept=app.conf.accept_content,
         )
+
+
+def test_redis_down_is_a_503_in_the_error_shape(
+    api: APIClient, tokens: dict[str, str], monkeypatch: Any
+) -> None:
+    import redis
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    # The JWT denylist lookup is the first thing to touch Redis on an API call.
+    monkeypatch.setattr("apps.accounts.authentication.cache.get", down)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    response = api.get("/api/me/")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert response["Retry-After"] == "30"
