@@ -36,6 +36,7 @@ urlpatterns = [
     path("api/", include("apps.market.api_urls")),
     path("api/", include("apps.backtests.api_urls")),
     path("api/", include("apps.mlmodels.api_urls")),
+    path("api/", include("apps.bots.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # ReDoc runs a blob: worker; no inline script is allowed even here: Swagger UI's
     # initialiser is served as a file.

@@ -40,8 +40,9 @@ def dashboard_sections(user: Any) -> list[Section]:
         ),
         Section(
             "Bots",
-            None,
-            "Paper-trading bots arrive with the bots release.",
+            user.bots.count(),
+            "No paper-trading bots yet.",
             "bots:index",
+            "paper-trading bots",
         ),
     ]
