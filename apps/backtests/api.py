@@ -9,7 +9,7 @@ from typing import Any
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,10 +18,39 @@ from rest_framework.views import APIView
 from apps.market.models import TIMEFRAMES
 
 from . import services
+from .forecast_inputs import DEFAULT_REFIT_EVERY, REFIT_MODES
 from .models import Backtest, Sweep
-from .services import BacktestRequestError, JobRequest
+from .services import QUEUE_ERRORS, BacktestRequestError, JobRequest
 from .strategies import STRATEGIES
 from .sweep import MAX_COMBINATIONS, RANK_METRICS
+
+# The extra inputs of a model-driven strategy (``inputs``), for clients.
+MODEL_INPUTS: list[dict[str, Any]] = [
+    {
+        "name": "model",
+        "type": "int",
+        "default": None,
+        "help": "id of one of your models of the same symbol and timeframe",
+    },
+    {
+        "name": "refit",
+        "type": "str",
+        "default": "walk_forward",
+        "choices": list(REFIT_MODES),
+        "help": (
+            "walk_forward: refit the model's algorithm every refit_every bars on "
+            "the bars before; frozen: its trained artefact, if trained on bars "
+            "before the start"
+        ),
+    },
+    {
+        "name": "refit_every",
+        "type": "int",
+        "default": DEFAULT_REFIT_EVERY,
+        "min": 1,
+        "help": "bars between refits (walk_forward)",
+    },
+]
 
 JOB_FIELDS = [
     "id",
@@ -93,6 +122,16 @@ class BacktestInputSerializer(JobInputSerializer):
     )
     take_profit = serializers.FloatField(required=False, allow_null=True)
     trailing_stop = serializers.FloatField(required=False, allow_null=True)
+    # model_forecast only; checked by the service (model_driven.check_model).
+    model = serializers.IntegerField(
+        required=False, allow_null=True, help_text=MODEL_INPUTS[0]["help"]
+    )
+    refit = serializers.CharField(
+        required=False, allow_null=True, help_text=MODEL_INPUTS[1]["help"]
+    )
+    refit_every = serializers.IntegerField(
+        required=False, allow_null=True, help_text=MODEL_INPUTS[2]["help"]
+    )
 
 
 class SweepInputSerializer(JobInputSerializer):
@@ -127,6 +166,7 @@ class BacktestSerializer(serializers.ModelSerializer):
             "total_return",
             "trade_count",
             "metrics",
+            "model",
         ]
         read_only_fields = fields
 
@@ -180,6 +220,34 @@ def _invalid(exc: BacktestRequestError) -> ValidationError:
     return ValidationError(exc.fields)
 
 
+class QueueUnavailable(APIException):
+    """503: Redis (job queue, cache, token denylist) is not answering."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "queue_unavailable"
+    default_detail = (
+        "The job queue is unavailable (Redis is not answering); nothing was "
+        "changed. Try again shortly."
+    )
+    wait = 30  # DRF's handler turns it into Retry-After
+
+
+class RedisDownAnswers503:
+    """Redis down surfaces as a 503 with a JSON error, not a 500, wherever it is
+    met: the token denylist while authenticating, the settings cache while
+    checking a job, the broker when the job is sent (the job is then failed)."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.QueueUnavailableError):
+            exc = QueueUnavailable(
+                f"The job queue is unavailable (Redis is not answering): {exc.job} "
+                "was stored as failed and nothing was run. Try again shortly."
+            )
+        elif isinstance(exc, QUEUE_ERRORS):
+            exc = QueueUnavailable()
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+
 def _accepted(request: Request, data: dict[str, Any], url: str) -> Response:
     return Response(
         data,
@@ -188,7 +256,7 @@ def _accepted(request: Request, data: dict[str, Any], url: str) -> Response:
     )
 
 
-class BacktestList(generics.ListAPIView):
+class BacktestList(RedisDownAnswers503, generics.ListAPIView):
     """Your backtests, newest first. POST runs one: 202 with its URL."""
 
     serializer_class = BacktestSerializer
@@ -214,7 +282,7 @@ class BacktestList(generics.ListAPIView):
         return _accepted(request, body, body["url"])
 
 
-class BacktestDetail(generics.RetrieveDestroyAPIView):
+class BacktestDetail(RedisDownAnswers503, generics.RetrieveDestroyAPIView):
     """One backtest: status, progress and, once it succeeded, its metrics."""
 
     serializer_class = BacktestSerializer
@@ -255,7 +323,7 @@ def _time(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
-class BacktestTrades(APIView):
+class BacktestTrades(RedisDownAnswers503, APIView):
     """The trade list in order, paginated (``?page=``, 50 per page)."""
 
     @extend_schema(responses=TradeSerializer(many=True))
@@ -284,7 +352,7 @@ class EquitySerializer(serializers.Serializer):
     results = serializers.ListField(child=serializers.DictField())
 
 
-class BacktestEquity(APIView):
+class BacktestEquity(RedisDownAnswers503, APIView):
     """The full equity curve, one point per bar (marked to market at each close)."""
 
     @extend_schema(responses=EquitySerializer)
@@ -321,24 +389,33 @@ class StrategySerializer(serializers.Serializer):
     inputs = serializers.ListField(child=serializers.CharField())
     params = StrategyParamSerializer(many=True)
     backtestable = serializers.BooleanField()
+    model_inputs = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="top-level POST /api/backtests/ fields a model-driven strategy takes",
+    )
 
 
-class StrategyList(APIView):
+class StrategyList(RedisDownAnswers503, APIView):
     """Every strategy with its parameters: type, inclusive range, default. A
-    strategy with ``inputs`` (model-driven) cannot be backtested yet."""
+    strategy with ``inputs`` (model-driven) trades on a model's predictions: its
+    ``model_inputs`` are the extra top-level fields of POST /api/backtests/."""
 
     @extend_schema(responses=StrategySerializer(many=True))
     def get(self, request: Request) -> Response:
-        runnable = services.runnable_strategies()
+        runnable = services.backtest_strategies()
         return Response(
             [
-                {**s.as_dict(), "backtestable": name in runnable}
+                {
+                    **s.as_dict(),
+                    "backtestable": name in runnable,
+                    "model_inputs": MODEL_INPUTS if s.inputs else [],
+                }
                 for name, s in STRATEGIES.items()
             ]
         )
 
 
-class SweepList(generics.ListAPIView):
+class SweepList(RedisDownAnswers503, generics.ListAPIView):
     """Your sweeps, newest first. POST starts one: 202 with its URL."""
 
     serializer_class = SweepSerializer
@@ -366,7 +443,7 @@ class SweepList(generics.ListAPIView):
         return _accepted(request, body, body["url"])
 
 
-class SweepDetail(generics.RetrieveAPIView):
+class SweepDetail(RedisDownAnswers503, generics.RetrieveAPIView):
     """A sweep and its ranked results (best in-sample first; ``?limit=`` for the
     top N), each with its in-sample and out-of-sample figures."""
 

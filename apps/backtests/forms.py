@@ -11,7 +11,13 @@ from django import forms
 
 from apps.market.models import TIMEFRAMES, Asset
 
-from .services import BacktestRequestError, JobRequest, runnable_strategies
+from .forecast_inputs import DEFAULT_REFIT_EVERY, REFIT_MODES
+from .services import (
+    BacktestRequestError,
+    JobRequest,
+    backtest_strategies,
+    runnable_strategies,
+)
 from .strategies import Param, StrategyParamError
 from .sweep import RANK_METRICS
 
@@ -124,6 +130,52 @@ class JobForm(forms.Form):
                 self.add_error(target, message)
 
 
+MODEL_STRATEGY = "model_forecast"
+MODEL_FIELD_ATTRS = {"data-strategy": MODEL_STRATEGY}
+REFIT_LABELS = {
+    "walk_forward": "Walk-forward: refit every N bars on the bars before",
+    "frozen": "Frozen: the trained artefact (trained before the start)",
+}
+
+
+class ModelSelect(forms.Select):
+    """Options carry their model's symbol and timeframe, so backtest_form.js can
+    offer only the models of the chosen series."""
+
+    def __init__(self, *args: Any, series: dict[str, tuple[str, str]], **kw: Any):
+        super().__init__(*args, **kw)
+        self.series = series
+
+    def create_option(self, name: str, value: Any, *args: Any, **kw: Any) -> Any:
+        option = super().create_option(name, value, *args, **kw)
+        symbol, timeframe = self.series.get(str(value), ("", ""))
+        if symbol:
+            option["attrs"].update({"data-symbol": symbol, "data-timeframe": timeframe})
+        return option
+
+
+def _model_field(user: Any) -> forms.Field:
+    from apps.mlmodels.models import MLModel
+
+    models = list(MLModel.objects.owned_by(user).trained()) if user else []
+    choices = [("", "---------")] + [
+        (str(m.pk), f"{m.name} ({m.algorithm}, {m.symbol} {m.timeframe})")
+        for m in models
+    ]
+    series = {str(m.pk): (m.symbol, m.timeframe) for m in models}
+    return forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=choices,
+        label="Model forecast: model",
+        help_text="One of your trained models of the chosen symbol and timeframe.",
+        widget=ModelSelect(
+            attrs={**MODEL_FIELD_ATTRS, "data-model-select": "1"}, series=series
+        ),
+    )
+
+
 class BacktestForm(JobForm):
     stop_loss = forms.FloatField(
         required=False, min_value=0.01, max_value=99.99, label="Stop loss (%)"
@@ -135,18 +187,38 @@ class BacktestForm(JobForm):
         required=False, min_value=0.01, max_value=99.99, label="Trailing stop (%)"
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name, strategy in runnable_strategies().items():
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        self.fields["strategy"].choices = [
+            (s.name, s.label) for s in backtest_strategies().values()
+        ]
+        for name, strategy in backtest_strategies().items():
             for param in strategy.params:
                 self.fields[f"p_{name}_{param.name}"] = _param_field(
                     name, strategy.label, param
                 )
+        self.fields["model"] = _model_field(user)
+        self.fields["refit"] = forms.ChoiceField(
+            required=False,
+            choices=[(m, REFIT_LABELS[m]) for m in REFIT_MODES],
+            initial="walk_forward",
+            label="Model forecast: refitting",
+            widget=forms.Select(attrs=MODEL_FIELD_ATTRS),
+        )
+        self.fields["refit_every"] = forms.IntegerField(
+            required=False,
+            min_value=1,
+            label="Model forecast: refit every (bars)",
+            help_text=f"Walk-forward only. Blank: {DEFAULT_REFIT_EVERY}.",
+            widget=forms.NumberInput(
+                attrs={**MODEL_FIELD_ATTRS, "placeholder": DEFAULT_REFIT_EVERY}
+            ),
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         name = data.get("strategy")
-        strategy = runnable_strategies().get(name or "")
+        strategy = backtest_strategies().get(name or "")
         if strategy is None:
             return data
         given = {
@@ -166,6 +238,10 @@ class BacktestForm(JobForm):
         for name in ("stop_loss", "take_profit", "trailing_stop"):
             value = self.cleaned_data.get(name)
             setattr(req, name, None if value is None else value / 100.0)
+        if req.strategy == MODEL_STRATEGY:
+            req.model = self.cleaned_data.get("model")
+            req.refit = self.cleaned_data.get("refit") or None
+            req.refit_every = self.cleaned_data.get("refit_every")
         return req
 
 

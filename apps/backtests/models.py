@@ -4,8 +4,8 @@ Money here is float64, as in the engine (``engine.py``): a backtest is research,
 computed over float64 arrays for speed, and its figures are stored as floats. The
 bots' ledger, where money is held, uses Decimal.
 
-Not here yet: the seed's ``model`` and ``bot`` links. The models and bots apps have
-no tables yet; those foreign keys arrive with them.
+A model-driven backtest links the ``model`` it traded on (``model_driven.py``); its
+refit settings live in ``params``. Not here yet: the seed's ``bot`` link.
 """
 
 from __future__ import annotations
@@ -117,6 +117,17 @@ class Backtest(JobFields):
     equity_chart = models.JSONField(default=list, blank=True)
     # The full curve, compressed numpy arrays (time int64, equity float64).
     equity_blob = models.BinaryField(null=True, blank=True, editable=False)
+    # The model a model-driven backtest traded on; kept (unlinked) if it is deleted.
+    model = models.ForeignKey(
+        "mlmodels.MLModel",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backtests",
+    )
+    # Deliveries that claimed the job: more than one means a worker died running it
+    # (see services.MAX_ATTEMPTS, the cap that stops a job that kills every worker).
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
 
     objects = OwnedQuerySet.as_manager()
 

@@ -4,17 +4,28 @@ Pages, the API, the tasks and the ``backtest`` command call these. A job is
 claimed with a conditional update (queued -> running) before any work, so a task
 delivered twice does the work once; a claim older than the task time limit is
 taken as a dead worker's and may be taken over.
+
+Faults (README, "Faults and recovery"): a backtest's message is acknowledged only
+when the task ends, so a worker that dies mid-run leaves it unacknowledged and the
+broker delivers it again, flagged as redelivered; that delivery takes the running
+claim over at once (its first holder is dead) and counts an attempt. After
+MAX_ATTEMPTS deaths the job fails instead of killing workers forever. A job the
+broker refuses (Redis down) is failed at once and QueueUnavailableError raised, so
+no job waits as "queued" for a message that was never sent.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+import signal
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import redis.exceptions
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -23,6 +34,7 @@ from django.db.models import F, Q
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from apps.audit.services import record_event
 from apps.market.models import TIMEFRAMES, Asset, Candle
@@ -46,6 +58,20 @@ CHART_POINTS = 2000
 SWEEP_CHUNK_SIZE = 50
 SWEEP_MAX_CHUNKS = 32
 MIN_BARS = 2
+# Deliveries of one backtest whose worker died (SIGKILL, the OOM killer, a crash)
+# before the job is failed rather than run again.
+MAX_ATTEMPTS = 3
+# What a Redis outage raises: kombu's error when a task cannot be published (after
+# its publish retries), redis-py's from the cache (settings, token denylist).
+QUEUE_ERRORS = (
+    BrokerError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+NOT_QUEUED = (
+    "Not run: the job queue (Redis) was unavailable when this job was submitted. "
+    "Nothing was computed; submit it again."
+)
 
 
 class BacktestRequestError(ValueError):
@@ -58,6 +84,14 @@ class BacktestRequestError(ValueError):
 
 def _error(name: str, message: str) -> BacktestRequestError:
     return BacktestRequestError({name: [message]})
+
+
+class QueueUnavailableError(RuntimeError):
+    """The broker refused a new job: it is stored as failed (NOT_QUEUED), not run."""
+
+    def __init__(self, job: Backtest | Sweep) -> None:
+        super().__init__(f"{job} could not be queued: the job queue is unavailable")
+        self.job = job
 
 
 @dataclass
@@ -77,6 +111,10 @@ class JobRequest:
     stop_loss: float | None = None
     take_profit: float | None = None
     trailing_stop: float | None = None
+    # model_forecast only (model_driven.py): the owner's model id and refit mode.
+    model: Any = None
+    refit: str | None = None
+    refit_every: Any = None
 
 
 @dataclass
@@ -88,6 +126,7 @@ class CheckedJob:
     end: datetime
     bars: int
     config: BacktestConfig
+    model: Any = None  # the MLModel of a model-driven backtest
 
 
 def runnable_strategies() -> dict[str, Strategy]:
@@ -95,10 +134,20 @@ def runnable_strategies() -> dict[str, Strategy]:
     return {k: s for k, s in STRATEGIES.items() if not s.inputs}
 
 
+def backtest_strategies() -> dict[str, Strategy]:
+    """Strategies a backtest can run: all of them, model-driven ones with a model."""
+    return dict(STRATEGIES)
+
+
 def check_request(
-    *, owner: Any, req: JobRequest, validate_params: bool = True
+    *,
+    owner: Any,
+    req: JobRequest,
+    validate_params: bool = True,
+    models_allowed: bool = False,
 ) -> CheckedJob:
-    """Resolve and check everything a job needs, or raise BacktestRequestError."""
+    """Resolve and check everything a job needs, or raise BacktestRequestError.
+    ``models_allowed``: a backtest (not a sweep) may run a model-driven strategy."""
     try:
         asset = Asset.objects.resolve(owner, req.symbol or "")
     except Asset.DoesNotExist:
@@ -109,11 +158,12 @@ def check_request(
         strategy = get_strategy(req.strategy)
     except StrategyParamError as exc:
         raise _error("strategy", str(exc).split(": ", 1)[1]) from None
-    if strategy.inputs:
+    if strategy.inputs and not models_allowed:
         raise _error(
             "strategy",
-            f"{strategy.label} needs a model's predictions; model-driven backtests "
-            "arrive with the models release.",
+            f"{strategy.label} needs a model's predictions: run it as a backtest "
+            "(page or API) with a model; sweeps and the backtest command take "
+            "strategies on candles alone.",
         )
     params = dict(req.params or {})
     if validate_params:
@@ -131,7 +181,36 @@ def check_request(
             f"{MIN_BARS} are needed.",
         )
     config = _config(req, allow_short=bool(params.get("allow_short", False)))
-    return CheckedJob(asset, strategy, params, start, end, bars, config)
+    model = None
+    if strategy.inputs:
+        model, params = _check_model(owner, req, asset, start, bars, params)
+    return CheckedJob(asset, strategy, params, start, end, bars, config, model)
+
+
+def _check_model(
+    owner: Any,
+    req: JobRequest,
+    asset: Asset,
+    start: datetime,
+    bars: int,
+    params: dict[str, Any],
+) -> tuple[Any, dict[str, Any]]:
+    from .model_driven import ModelInputError, check_model
+
+    try:
+        choice = check_model(
+            owner=owner,
+            asset=asset,
+            timeframe=req.timeframe,
+            start=start,
+            bars=bars,
+            model_id=req.model,
+            refit=req.refit,
+            refit_every=req.refit_every,
+        )
+    except ModelInputError as exc:
+        raise _error(exc.field, str(exc)) from None
+    return choice.model, {**params, **choice.params}
 
 
 def _period(asset: Asset, req: JobRequest) -> tuple[datetime, datetime]:
@@ -227,12 +306,13 @@ def create_backtest(
     enqueue: bool = True,
 ) -> Backtest:
     """Check, store (queued), audit and, after commit, enqueue one backtest."""
-    job = check_request(owner=owner, req=req)
+    job = check_request(owner=owner, req=req, models_allowed=True)
     cfg = job.config
     with transaction.atomic():
         backtest = Backtest.objects.create(
             owner=owner,
             asset=job.asset,
+            model=job.model,
             symbol=job.asset.symbol,
             timeframe=req.timeframe,
             strategy=job.strategy.name,
@@ -255,14 +335,27 @@ def create_backtest(
             details=_describe(backtest),
         )
         if enqueue:
-            from .tasks import run_backtest_task
-
-            transaction.on_commit(lambda: run_backtest_task.delay(backtest.pk))
+            transaction.on_commit(lambda: _enqueue_backtest(backtest))
     return backtest
 
 
+def _enqueue_backtest(backtest: Backtest) -> None:
+    """Send the task (after commit, so the worker finds the row). If Redis refuses
+    it, fail the job at once and raise: nothing will ever deliver it."""
+    from .tasks import run_backtest_task
+
+    try:
+        run_backtest_task.delay(backtest.pk)
+    except QUEUE_ERRORS as exc:
+        logger.warning("backtest %s not queued: broker unavailable", backtest.pk)
+        _fail(backtest, NOT_QUEUED, from_status=JobStatus.QUEUED)
+        raise QueueUnavailableError(backtest) from exc
+
+
 def _describe(job: Backtest | Sweep) -> dict[str, Any]:
+    model = {"model": job.model_id} if getattr(job, "model_id", None) else {}
     return {
+        **model,
         "symbol": job.symbol,
         "private_data": bool(job.asset and job.asset.owner_id),
         "timeframe": job.timeframe,
@@ -290,6 +383,46 @@ def _claim(model: type[Backtest] | type[Sweep] | type[SweepChunk], pk: int) -> b
     )
 
 
+def _claim_backtest(backtest_id: int, *, redelivered: bool) -> bool:
+    """Queued -> running, counting the attempt. A running claim is taken over when
+    its holder is dead: its message came back (``redelivered``: acknowledged late,
+    a message returns when the worker holding it died, or lost its broker
+    connection, or after the visibility timeout, which outlasts the time limit) or
+    the claim is older than the time limit. Should the holder still be alive (a
+    lost connection), the result is still stored once: only by a conditional
+    update from running. The MAX_ATTEMPTS-th death fails the job."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    dead = Q(status=JobStatus.RUNNING, started_at__lt=stale)
+    if redelivered:
+        dead = Q(status=JobStatus.RUNNING)
+    claimable = Q(status=JobStatus.QUEUED) | (dead & Q(attempts__lt=MAX_ATTEMPTS))
+    claimed = Backtest.objects.filter(claimable, pk=backtest_id).update(
+        status=JobStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
+    )
+    if claimed:
+        return True
+    worn = Backtest.objects.filter(dead, pk=backtest_id).select_related("owner")
+    backtest = worn.filter(attempts__gte=MAX_ATTEMPTS).first()
+    if backtest is not None:
+        _fail(
+            backtest,
+            f"The worker died {backtest.attempts} times running this job (killed, "
+            "out of memory or crashed); it is not retried again.",
+        )
+    return False
+
+
+def _die_if_told(backtest_id: int) -> None:
+    """Test hook, only under AAITI_TESTING: SIGKILL this process once it has claimed
+    the backtest named by AAITI_TEST_KILL_WORKER_ON_JOB, as the OOM killer would,
+    so tests can make a job that kills every worker that runs it."""
+    if not settings.TESTING:
+        return
+    if os.environ.get("AAITI_TEST_KILL_WORKER_ON_JOB", "") == str(backtest_id):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _progress(backtest: Backtest, value: int) -> None:
     Backtest.objects.filter(pk=backtest.pk, status=JobStatus.RUNNING).update(
         progress=value
@@ -298,13 +431,18 @@ def _progress(backtest: Backtest, value: int) -> None:
     push_backtest(backtest)
 
 
-def run_backtest_job(*, backtest_id: int) -> Backtest | None:
+def run_backtest_job(*, backtest_id: int, redelivered: bool = False) -> Backtest | None:
     """Run a queued backtest and store its results; None if another delivery of the
-    task has it (or it is gone). A failure stores its message and never raises."""
-    if not _claim(Backtest, backtest_id):
+    task has it (or it is gone, or its worker died MAX_ATTEMPTS times: then it is
+    failed). ``redelivered``: the broker's flag that this message was delivered
+    before and not acknowledged. A failure stores its message and never raises."""
+    if not _claim_backtest(backtest_id, redelivered=redelivered):
         return None
-    backtest = Backtest.objects.select_related("asset", "owner").get(pk=backtest_id)
+    backtest = Backtest.objects.select_related("asset", "owner", "model").get(
+        pk=backtest_id
+    )
     _progress(backtest, 5)
+    _die_if_told(backtest_id)
     try:
         if backtest.asset is None:
             raise BacktestInputError("the market data of this backtest was deleted")
@@ -319,7 +457,7 @@ def run_backtest_job(*, backtest_id: int) -> Backtest | None:
         result, metrics = compute_backtest(
             data=data,
             strategy=strategy,
-            params=backtest.params,
+            params=_signal_params(backtest, strategy, data),
             config=config_of(
                 backtest,
                 allow_short=allow_short,
@@ -338,6 +476,29 @@ def run_backtest_job(*, backtest_id: int) -> Backtest | None:
         _fail(backtest, f"Internal error ({type(exc).__name__}); the run stopped.")
     # Deleted while it ran: nothing was stored, and nothing is left to return.
     return Backtest.objects.filter(pk=backtest_id).first()
+
+
+def _signal_params(
+    backtest: Backtest, strategy: Strategy, data: OHLCV
+) -> dict[str, Any]:
+    """The strategy's params; a model-driven one's plus its predictions, computed
+    here in the worker (refits push progress from 40 % to 75 %)."""
+    if not strategy.inputs:
+        return backtest.params
+    from .model_driven import compute_predictions, strategy_params
+
+    shown = [40]
+
+    def report(done: int, total: int) -> None:
+        value = 40 + int(35 * done / max(total, 1))
+        if value >= shown[0] + 5 or done == total:
+            shown[0] = value
+            _progress(backtest, value)
+
+    predictions = compute_predictions(
+        backtest=backtest, time=data.timestamp, close=data.close, progress=report
+    )
+    return {**strategy_params(backtest.params), "predictions": predictions}
 
 
 def downsample_index(n: int, points: int = CHART_POINTS, keep: int = -1) -> np.ndarray:
@@ -396,9 +557,11 @@ def _store_result(backtest: Backtest, result: Any, metrics: dict[str, Any]) -> N
     _refresh_and_push(backtest)
 
 
-def _fail(backtest: Backtest, message: str) -> None:
+def _fail(
+    backtest: Backtest, message: str, *, from_status: str = JobStatus.RUNNING
+) -> None:
     with transaction.atomic():
-        rows = Backtest.objects.filter(pk=backtest.pk, status=JobStatus.RUNNING).update(
+        rows = Backtest.objects.filter(pk=backtest.pk, status=from_status).update(
             status=JobStatus.FAILED, error=message[:2000], finished_at=timezone.now()
         )
         if rows:
@@ -537,8 +700,29 @@ def create_sweep(
             },
         )
         if enqueue:
-            transaction.on_commit(lambda: dispatch_sweep(sweep))
+            transaction.on_commit(lambda: _enqueue_sweep(sweep))
     return sweep
+
+
+def _enqueue_sweep(sweep: Sweep) -> None:
+    """As _enqueue_backtest. Chunks of a group sent before Redis failed find the
+    sweep failed when they run and stop."""
+    try:
+        dispatch_sweep(sweep)
+    except QUEUE_ERRORS as exc:
+        logger.warning("sweep %s not queued: broker unavailable", sweep.pk)
+        with transaction.atomic():
+            rows = Sweep.objects.filter(pk=sweep.pk, status=JobStatus.QUEUED).update(
+                status=JobStatus.FAILED, error=NOT_QUEUED, finished_at=timezone.now()
+            )
+            if rows:
+                record_event(
+                    action="sweep.failed",
+                    user=sweep.owner,
+                    resource=sweep,
+                    details={"error": NOT_QUEUED},
+                )
+        raise QueueUnavailableError(sweep) from exc
 
 
 def chunk_size(combinations: int) -> int:

@@ -23,7 +23,7 @@ from apps.system.services import get_setting
 from . import services
 from .forms import BacktestForm, SweepForm
 from .models import Backtest, JobStatus, Sweep
-from .services import BacktestRequestError, runnable_strategies
+from .services import BacktestRequestError, backtest_strategies, runnable_strategies
 from .sweep import RANK_METRICS
 
 TRADE_COLUMNS = {
@@ -94,7 +94,7 @@ def index(request: HttpRequest) -> HttpResponse:
             .select_related("asset")
             .defer("trades", "equity_chart", "equity_blob", "metrics")[:50],
             "sweep_count": Sweep.objects.owned_by(user).count(),
-            "strategies": runnable_strategies().values(),
+            "strategies": backtest_strategies().values(),
         },
         status=400 if form.errors else 200,
     )

@@ -50,3 +50,21 @@ def random_targets(seed: int, n: int, allow_short: bool) -> np.ndarray:
         if keep[i]:
             target[i] = target[i - 1]
     return target
+
+
+def json_close(a: object, b: object, rel: float = 1e-12) -> bool:
+    """Equal as JSON values, numbers to ``rel``: PostgreSQL's jsonb keeps numbers as
+    numerics and gives a whole float back as an int with its shortest digits, so an
+    exact comparison with the float the engine computed can differ in the last bit."""
+    import math
+
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_close(a[k], b[k], rel) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(
+            json_close(x, y, rel) for x, y in zip(a, b, strict=True)
+        )
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
+    return a == b

@@ -154,7 +154,7 @@ def test_strategies_list_parameters_types_ranges_defaults(
     assert fast == {**STRATEGIES["sma_cross"].params[0].as_dict()}
     assert fast["type"] == "int" and fast["default"] == 10 and fast["max"] == 5000
     forecast = next(s for s in body if s["name"] == "model_forecast")
-    assert forecast["backtestable"] is False and sma["backtestable"] is True
+    assert forecast["backtestable"] is True and sma["backtestable"] is True
 
 
 def test_sweeps_post_list_and_ranked_detail(

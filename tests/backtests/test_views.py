@@ -55,7 +55,7 @@ def test_index_lists_and_offers_every_strategys_params(
     assert (
         'data-strategy="sma_cross"' in html and 'data-strategy="rsi_reversion"' in html
     )
-    assert 'data-strategy="model_forecast"' not in html
+    assert 'data-strategy="model_forecast"' in html  # with its model fields
     assert "<script>" not in html  # CSP: no inline script
 
 
@@ -80,7 +80,7 @@ def test_posting_the_form_queues_a_backtest_with_the_chosen_params(
     [
         ({"p_sma_cross_fast": "30"}, "must be &lt; slow"),
         ({"p_sma_cross_fast": "0"}, "greater than or equal to 1"),
-        ({"strategy": "model_forecast"}, "not one of the available choices"),
+        ({"strategy": "model_forecast"}, "Choose one of your models to trade on."),
         ({"start": "2019-03-01 00:00", "end": "2019-02-01 00:00"}, "after the start"),
         (
             {"start": "2017-03-01 00:00", "end": "2017-04-01 00:00"},

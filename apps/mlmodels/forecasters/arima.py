@@ -88,6 +88,20 @@ class StatespaceForecaster(Forecaster):
         interval = np.asarray(prediction.conf_int(alpha=1 - level))
         return np.asarray(prediction.predicted_mean), interval[:, 0], interval[:, 1]
 
+    def _extended(self, y_next: np.ndarray) -> Any:
+        """One filter pass over training data + new bars, parameters as fitted."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y = np.concatenate((self.train_y, y_next))
+            return self._build(y).filter(self.fitted_params)
+
+    def _one_step(self, y_next: np.ndarray) -> np.ndarray:
+        # In-sample predictions of a filter are one-step-ahead: the prediction of
+        # bar s uses observations before s only.
+        n = self.train_y.size
+        results = self._extended(y_next)
+        return np.asarray(results.predict(start=n, end=n + y_next.size))
+
     def _dump(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         blob = npz_bytes(y=self.train_y, params=self.fitted_params)
         return self._extra_state(), {"state.npz": blob}
@@ -116,6 +130,7 @@ class ArimaForecaster(StatespaceForecaster):
 
     name: ClassVar[str] = "arima"
     label: ClassVar[str] = "ARIMA"
+    one_step: ClassVar[bool] = True
     param_specs: ClassVar[tuple[ParamSpec, ...]] = (
         order_spec("p", 1, 5, "order p", "Autoregressive order (max when searching)."),
         order_spec("d", 1, 2, "order d", "Differences: 1 models changes, not levels."),

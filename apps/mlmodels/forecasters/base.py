@@ -303,6 +303,8 @@ class Forecaster(ABC):
     label: ClassVar[str]
     param_specs: ClassVar[tuple[ParamSpec, ...]] = ()
     min_length: ClassVar[int] = 2
+    # True where ``_one_step`` is implemented (model-driven backtests need it).
+    one_step: ClassVar[bool] = False
 
     def __init__(self, params: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         self.params: dict[str, Any] = validate_params(
@@ -347,6 +349,24 @@ class Forecaster(ABC):
             upper=np.asarray(upper, dtype=np.float64),
             level=level,
             timestamps=self._future_timestamps(h),
+        )
+
+    def one_step_ahead(self, y_next: Any) -> np.ndarray:
+        """One-step-ahead forecasts through observations that follow the fit,
+        with the parameters as fitted (nothing is re-estimated; ``self`` is
+        unchanged). Returns ``len(y_next) + 1`` values: ``out[j]`` forecasts
+        ``y_next[j]`` from the training data and ``y_next[:j]`` only; the last
+        forecasts the bar after ``y_next``. Used by model-driven backtests."""
+        self._require_fitted()
+        arr = as_series(y_next, min_length=0)
+        out = np.asarray(self._one_step(arr), dtype=np.float64)
+        if out.shape != (arr.size + 1,):
+            raise ForecastError(f"{self.name}: one-step forecasts of the wrong shape")
+        return out
+
+    def _one_step(self, y_next: np.ndarray) -> np.ndarray:
+        raise ForecastError(
+            f"{self.label} models cannot yet forecast one step ahead through new bars"
         )
 
     def save(self, path: str | os.PathLike[str]) -> str:

@@ -50,6 +50,7 @@ class LstmForecaster(Forecaster):
 
     name: ClassVar[str] = "lstm"
     label: ClassVar[str] = "LSTM"
+    one_step: ClassVar[bool] = True
     param_specs: ClassVar[tuple[ParamSpec, ...]] = (
         ParamSpec("window", int, 60, "Past bars fed to the network.", min=4, max=512),
         ParamSpec("units", int, 32, "LSTM units.", min=1, max=512),
@@ -207,6 +208,17 @@ class LstmForecaster(Forecaster):
         lower = mean + self.quantiles[str(low_q)] * spread
         upper = mean + self.quantiles[str(high_q)] * spread
         return mean, lower, upper
+
+    def _one_step(self, y_next: np.ndarray) -> np.ndarray:
+        # Window j: the fitted history followed by the first j new bars.
+        p = self.params
+        levels = np.concatenate(([self.last_value], y_next))
+        z_new = np.diff(levels) if p["target"] == "diff" else y_next
+        seq = np.concatenate((self.history, (z_new - self.center) / self.scale))
+        windows = np.lib.stride_tricks.sliding_window_view(seq, p["window"])
+        value = self._predict_batch(np.ascontiguousarray(windows)) * self.scale
+        value += self.center
+        return levels + value if p["target"] == "diff" else value
 
     # -- artefact ---------------------------------------------------------
     def _dump(self) -> tuple[dict[str, Any], dict[str, bytes]]:

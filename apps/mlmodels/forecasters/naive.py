@@ -27,6 +27,7 @@ class NaiveForecaster(Forecaster):
     label: ClassVar[str] = "Naive (last value)"
     param_specs: ClassVar[tuple[ParamSpec, ...]] = ()
     min_length: ClassVar[int] = 2
+    one_step: ClassVar[bool] = True
 
     def _fit(
         self, y: np.ndarray, timestamps: np.ndarray | None, ctx: FitContext
@@ -40,6 +41,9 @@ class NaiveForecaster(Forecaster):
         mean = np.full(h, self.last_value)
         half = z_value(level) * self.sigma * np.sqrt(np.arange(1, h + 1))
         return mean, mean - half, mean + half
+
+    def _one_step(self, y_next: np.ndarray) -> np.ndarray:
+        return np.concatenate(([self.last_value], y_next))
 
     def _dump(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         return {"last_value": self.last_value, "sigma": self.sigma}, {}
@@ -65,6 +69,7 @@ class SeasonalNaiveForecaster(Forecaster):
             label="season length",
         ),
     )
+    one_step: ClassVar[bool] = True
 
     @classmethod
     def min_length_for(cls, params: Mapping[str, Any]) -> int:
@@ -86,6 +91,10 @@ class SeasonalNaiveForecaster(Forecaster):
         half = z_value(level) * self.sigma * np.sqrt(steps // m + 1)
         return mean, mean - half, mean + half
 
+    def _one_step(self, y_next: np.ndarray) -> np.ndarray:
+        # The value one season before each target: history then the new bars.
+        return np.concatenate((self.last_season, y_next))[: y_next.size + 1]
+
     def _dump(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         return {"last_season": self.last_season.tolist(), "sigma": self.sigma}, {}
 
@@ -101,6 +110,7 @@ class DriftForecaster(Forecaster):
     label: ClassVar[str] = "Drift"
     param_specs: ClassVar[tuple[ParamSpec, ...]] = ()
     min_length: ClassVar[int] = 3
+    one_step: ClassVar[bool] = True
 
     def _fit(
         self, y: np.ndarray, timestamps: np.ndarray | None, ctx: FitContext
@@ -120,6 +130,10 @@ class DriftForecaster(Forecaster):
         spread = np.sqrt(steps * (1 + steps / (self.train_size - 1)))
         half = z_value(level) * self.sigma * spread
         return mean, mean - half, mean + half
+
+    def _one_step(self, y_next: np.ndarray) -> np.ndarray:
+        # The slope stays as estimated at fit; the level follows each new bar.
+        return np.concatenate(([self.last_value], y_next)) + self.slope
 
     def _dump(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         state = {

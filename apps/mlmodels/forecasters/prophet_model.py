@@ -60,6 +60,7 @@ class ProphetForecaster(Forecaster):
 
     name: ClassVar[str] = "prophet"
     label: ClassVar[str] = "Prophet"
+    one_step: ClassVar[bool] = True
     min_length: ClassVar[int] = 10
     param_specs: ClassVar[tuple[ParamSpec, ...]] = (
         ParamSpec("growth", str, "linear", "Trend shape.", choices=("linear", "flat")),
@@ -165,6 +166,11 @@ class ProphetForecaster(Forecaster):
             frame["yhat_lower"].to_numpy(dtype=np.float64),
             frame["yhat_upper"].to_numpy(dtype=np.float64),
         )
+
+    def _one_step(self, y_next: np.ndarray) -> np.ndarray:
+        # Prophet is a function of time alone: bars after the fit do not move its
+        # forecast, so the forecast path from the fit is its one-step forecasts.
+        return self._forecast(y_next.size + 1, 0.8)[0]
 
     def _dump(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         from prophet.serialize import model_to_json

@@ -38,6 +38,7 @@ class SarimaForecaster(StatespaceForecaster):
 
     name: ClassVar[str] = "sarima"
     label: ClassVar[str] = "SARIMA"
+    one_step: ClassVar[bool] = True
     param_specs: ClassVar[tuple[ParamSpec, ...]] = (
         order_spec("p", 1, 5, "order p", "Autoregressive order."),
         order_spec("d", 1, 2, "order d", "Differences."),
@@ -130,6 +131,23 @@ class SarimaForecaster(StatespaceForecaster):
         mean = undifference(self.train_y, diffs, op)
         half = z_value(level) * np.sqrt(integrated_variance(self.results, op, h))
         return mean, mean - half, mean + half
+
+    def _one_step(self, y_next: np.ndarray) -> np.ndarray:
+        if not self.params["simple_differencing"]:
+            return super()._one_step(y_next)
+        # The filter predicts the differenced series w (index i is bar i + k);
+        # each price follows from its w and the actual prices before it.
+        op = difference_operator(self.params["d"], self.params["D"], self.params["s"])
+        k, n = op.size - 1, self.train_y.size
+        y = np.concatenate((self.train_y, y_next))
+        w = np.asarray(
+            self._extended(y_next).predict(start=n - k, end=n + y_next.size - k)
+        )
+        out = np.empty(y_next.size + 1)
+        for i, pos in enumerate(range(n, n + y_next.size + 1)):
+            past = y[pos - k : pos][::-1]  # y_{t-1}, y_{t-2}, ...
+            out[i] = w[i] - float(np.dot(op[1:], past))
+        return out
 
     def _extra_state(self) -> dict[str, Any]:
         return {"aic": self.aic, "converged": self.converged}
