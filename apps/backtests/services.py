@@ -26,8 +26,6 @@ from typing import Any
 
 import numpy as np
 import redis.exceptions
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -39,7 +37,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from apps.audit.services import record_event
 from apps.market.models import TIMEFRAMES, Asset, Candle
 from apps.market.services import load_arrays
-from apps.system.consumers import user_group
+from apps.system.live import push_to_user_on_commit
 from apps.system.services import get_setting
 
 from . import sweep as sweeps
@@ -599,17 +597,7 @@ def delete_backtest(
 
 
 def _push(user_id: int, html: str) -> None:
-    """Send after commit; a channel layer that is down never fails a job."""
-
-    def send() -> None:
-        try:
-            async_to_sync(get_channel_layer().group_send)(
-                user_group(user_id), {"type": "push.html", "html": html}
-            )
-        except Exception:
-            logger.warning("live update to user %s not sent", user_id, exc_info=True)
-
-    transaction.on_commit(send)
+    push_to_user_on_commit(user_id, html)
 
 
 def push_backtest(backtest: Backtest) -> None:

@@ -10,8 +10,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -20,7 +18,7 @@ from django.utils import timezone
 from apps.audit.services import record_event
 from apps.backtests.strategies import StrategyParamError, get_strategy
 from apps.market.models import TIMEFRAMES, Asset
-from apps.system.consumers import user_group
+from apps.system.live import push_to_user
 from apps.system.services import get_setting
 
 from . import broker, engine
@@ -412,11 +410,6 @@ def push_bot(bot_id: int) -> None:
         if bot is None:
             return
         html = render_to_string("bots/_push.html", {"bot": bot, "oob": True})
-        try:
-            async_to_sync(get_channel_layer().group_send)(
-                user_group(bot.owner_id), {"type": "push.html", "html": html}
-            )
-        except Exception:  # noqa: BLE001 - a push is best effort; pages refetch
-            log.warning("push for bot %s failed", bot_id, exc_info=True)
+        push_to_user(bot.owner_id, html)
 
     transaction.on_commit(send)

@@ -7,16 +7,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from apps.market.models import TIMEFRAMES, Asset, Candle
 from apps.market.prices import latest_price
-from apps.system.consumers import user_group
+from apps.system.live import push_to_user_on_commit
 
 from .. import forecasters
 from ..models import (
@@ -122,17 +119,7 @@ def artefact_dir(model: MLModel) -> Path:
 
 
 def _push(user_id: int, html: str) -> None:
-    """Send after commit; a channel layer that is down never fails a job."""
-
-    def send() -> None:
-        try:
-            async_to_sync(get_channel_layer().group_send)(
-                user_group(user_id), {"type": "push.html", "html": html}
-            )
-        except Exception:
-            logger.warning("live update to user %s not sent", user_id, exc_info=True)
-
-    transaction.on_commit(send)
+    push_to_user_on_commit(user_id, html)
 
 
 def latest_run(model: MLModel) -> TrainingRun | None:
