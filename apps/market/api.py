@@ -45,7 +45,8 @@ class AssetSerializer(serializers.Serializer):
 
 
 def asset_payload(asset: Asset) -> dict[str, Any]:
-    summary = summarize(asset)
+    infos = series_info(asset)
+    summary = summarize(asset, infos)
     return {
         "symbol": asset.symbol,
         "base": asset.base,
@@ -58,7 +59,7 @@ def asset_payload(asset: Asset) -> dict[str, Any]:
                 "first": s.first,
                 "last": s.last,
             }
-            for s in series_info(asset)
+            for s in infos
         ],
         "last_close": summary.last_close,
         "last_time": summary.last_time,

@@ -47,8 +47,9 @@ def series_info(asset: Asset) -> list[SeriesInfo]:
     ]
 
 
-def summarize(asset: Asset) -> AssetSummary:
-    infos = series_info(asset)
+def summarize(asset: Asset, infos: list[SeriesInfo] | None = None) -> AssetSummary:
+    """``infos``: the asset's series_info() when the caller already has it."""
+    infos = series_info(asset) if infos is None else infos
     if not infos:
         return AssetSummary(asset, None, None, None, None, [])
     info = infos[0]  # finest timeframe first

@@ -3,25 +3,16 @@ watch it reach Succeeded live, then read its cards and charts; then a sweep."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.helpers import sign_up
+
 pytestmark = pytest.mark.e2e
 SAMPLE = Path(__file__).resolve().parents[2] / "data/market/bitfinex-1h-btc-usd.csv"
-
-
-def sign_up(page: Any, live_url: str) -> None:
-    email = f"bt-{uuid.uuid4().hex[:8]}@example.com"
-    page.goto(f"{live_url}/accounts/signup/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password", exact=True).fill("e2e-horse-battery-staple")
-    page.get_by_label("Password again").fill("e2e-horse-battery-staple")
-    page.get_by_role("button", name="Sign up").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
 def test_run_a_backtest_and_a_sweep(
@@ -31,7 +22,7 @@ def test_run_a_backtest_and_a_sweep(
     lines = SAMPLE.read_text().splitlines()
     csv = tmp_path / "btc-1h.csv"
     csv.write_text("\n".join(lines[:601]) + "\n")
-    sign_up(page, live_url)
+    sign_up(page, live_url, "bt")
     page.goto(f"{live_url}/markets/")
     page.get_by_label("File", exact=True).set_input_files(str(csv))
     page.get_by_label("Symbol").fill("BTC-USD")

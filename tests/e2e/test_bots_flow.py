@@ -4,11 +4,12 @@ with short windows, start it, watch it run and trade live on the replay feed
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.e2e.helpers import sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -16,12 +17,7 @@ pytestmark = pytest.mark.e2e
 def test_paper_bot_trades_live_under_replay(
     page: Any, live_url: str, feed: Any, screenshot: Any
 ) -> None:
-    page.goto(f"{live_url}/accounts/signup/")
-    page.get_by_label("Email").fill(f"bot-{uuid.uuid4().hex[:8]}@example.com")
-    page.get_by_label("Password", exact=True).fill("e2e-horse-battery-staple")
-    page.get_by_label("Password again").fill("e2e-horse-battery-staple")
-    page.get_by_role("button", name="Sign up").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    sign_up(page, live_url, "bot")
 
     page.goto(f"{live_url}/bots/")
     expect(page.get_by_text("No bots yet")).to_be_visible()

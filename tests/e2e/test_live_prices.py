@@ -4,11 +4,12 @@ update by themselves over the WebSocket, labelled REPLAY with the replayed date.
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.e2e.helpers import sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -16,11 +17,7 @@ pytestmark = pytest.mark.e2e
 def test_prices_move_live_under_replay(
     page: Any, live_url: str, feed: Any, screenshot: Any
 ) -> None:
-    page.goto(f"{live_url}/accounts/signup/")
-    page.get_by_label("Email").fill(f"live-{uuid.uuid4().hex[:8]}@example.com")
-    page.get_by_label("Password", exact=True).fill("e2e-horse-battery-staple")
-    page.get_by_label("Password again").fill("e2e-horse-battery-staple")
-    page.get_by_role("button", name="Sign up").click()
+    sign_up(page, live_url, "live")
 
     page.goto(f"{live_url}/markets/")
     live = page.locator("#live-BTC-USD")

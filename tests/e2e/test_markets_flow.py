@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.e2e.helpers import sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -19,20 +20,10 @@ BAD = """timestamp,open,high,low,close,volume
 GOOD = BAD.replace("100.5,100,99,100.2", "100.5,101,99,100.2")
 
 
-def sign_up(page: Any, live_url: str) -> None:
-    email = f"mk-{uuid.uuid4().hex[:8]}@example.com"
-    page.goto(f"{live_url}/accounts/signup/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password", exact=True).fill("e2e-horse-battery-staple")
-    page.get_by_label("Password again").fill("e2e-horse-battery-staple")
-    page.get_by_role("button", name="Sign up").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-
-
 def test_import_a_file_then_chart_it(
     page: Any, live_url: str, tmp_path: Path, screenshot: Any
 ) -> None:
-    sign_up(page, live_url)
+    sign_up(page, live_url, "mk")
     page.get_by_role("link", name="Markets").first.click()
     # The shared sample data is there from the first start.
     expect(page.get_by_test_id("asset-row-BTC-USD")).to_be_visible()

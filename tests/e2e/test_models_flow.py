@@ -3,29 +3,20 @@ the worker, see its skill and chart, request a forecast and see it listed."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.helpers import sign_up
+
 pytestmark = pytest.mark.e2e
-
-
-def sign_up(page: Any, live_url: str) -> None:
-    email = f"ml-{uuid.uuid4().hex[:8]}@example.com"
-    page.goto(f"{live_url}/accounts/signup/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password", exact=True).fill("e2e-horse-battery-staple")
-    page.get_by_label("Password again").fill("e2e-horse-battery-staple")
-    page.get_by_role("button", name="Sign up").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
 def test_create_train_and_forecast_a_model(
     page: Any, live_url: str, worker: Any, screenshot: Any
 ) -> None:
-    sign_up(page, live_url)
+    sign_up(page, live_url, "ml")
     page.get_by_role("link", name="Models").first.click()
     expect(page.get_by_text("No models yet.")).to_be_visible()
 
