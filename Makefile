@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
 CONSTRAINTS := -c requirements/constraints.txt
 
-.PHONY: run test lint format check-python clean
+.PHONY: run test lint scan format check-python clean
 
 run: $(VENV)/.run-deps
 	$(BIN)/python scripts/run.py
@@ -16,6 +16,9 @@ test: $(VENV)/.test-deps
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+scan: $(VENV)/.test-deps
+	$(BIN)/python scripts/scan.py $(ARGS)
 
 format: $(VENV)/.test-deps
 	$(BIN)/ruff format .

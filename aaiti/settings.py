@@ -312,10 +312,10 @@ SIMPLE_JWT = {
     "SIGNING_KEY": env_str("JWT_SIGNING_KEY") or SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     # A token carries a digest of the password hash: a password change revokes it.
-    "CHECK_REVOKE_TOKEN": True,
+    "CHECK_REVOKE_TOKEN": True,  # nosec B105 - a flag, not a password
     "CHECK_USER_IS_ACTIVE": True,
-    "TOKEN_OBTAIN_SERIALIZER": "apps.accounts.api.TokenObtainSerializer",
-    "TOKEN_REFRESH_SERIALIZER": "apps.accounts.api.TokenRefreshSerializer",
+    "TOKEN_OBTAIN_SERIALIZER": "apps.accounts.api.TokenObtainSerializer",  # nosec B105 - a class path
+    "TOKEN_REFRESH_SERIALIZER": "apps.accounts.api.TokenRefreshSerializer",  # nosec B105 - a class path
 }
 
 SPECTACULAR_SETTINGS = {

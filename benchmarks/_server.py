@@ -82,7 +82,7 @@ def serve(env: dict[str, str], *, feed: bool = False) -> Iterator[str]:
     deadline = time.monotonic() + 60
     while True:
         try:
-            urllib.request.urlopen(f"{url}/api/health", timeout=5)  # noqa: S310
+            urllib.request.urlopen(f"{url}/api/health", timeout=5)  # noqa: S310 - the benchmark server on 127.0.0.1
             break
         except OSError:
             if time.monotonic() > deadline:

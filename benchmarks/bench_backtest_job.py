@@ -202,7 +202,7 @@ def start_workers(env: dict[str, str], count: int) -> tuple[list[Any], list[Any]
     for i in range(count):
         log = (var / f"worker-{i}.log").open("wb")
         procs.append(
-            subprocess.Popen(  # noqa: S603
+            subprocess.Popen(
                 [
                     sys.executable,
                     "-m",

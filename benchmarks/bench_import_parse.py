@@ -109,7 +109,7 @@ def measure(name: str, path: Path, trace: bool) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", name, str(path)]
     if trace:
         command.append("--trace")
-    out = subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603
+    out = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

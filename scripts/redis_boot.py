@@ -66,7 +66,7 @@ def start_embedded(var_dir: Path, db: int = 0) -> RedisHandle:
     port = free_port()
     data_dir = var_dir / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
+    process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments  # nosec B603
         [
             str(embedded_binary()),
             "--bind",

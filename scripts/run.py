@@ -17,7 +17,7 @@ PYTHON = sys.executable
 
 
 def manage(*args: str, env: dict[str, str]) -> None:
-    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603 - our interpreter, fixed argv  # nosec B603
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -45,7 +45,7 @@ def main() -> int:
             "(Ctrl-C stops everything)",
             flush=True,
         )
-        honcho = subprocess.Popen(  # noqa: S603
+        honcho = subprocess.Popen(  # noqa: S603 - our interpreter, fixed argv  # nosec B603
             [PYTHON, "-m", "honcho", "start", "-f", "Procfile"], cwd=ROOT, env=env
         )
         signal.signal(signal.SIGTERM, lambda *_: honcho.send_signal(signal.SIGTERM))

@@ -121,7 +121,7 @@ def _insert_bars(asset: Asset, timeframe: str, bars: Sequence[Bar]) -> None:
     table = connection.ops.quote_name(Candle._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
     sql = (
-        f"INSERT INTO {table} (asset_id, timeframe, open_time, open, high, low, "  # noqa: S608 - names from the model, values bound
+        f"INSERT INTO {table} (asset_id, timeframe, open_time, open, high, low, "  # noqa: S608 - names from the model, values bound  # nosec B608
         "close, volume) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
     )
     with connection.cursor() as cur:

@@ -96,7 +96,7 @@ def live_url(server_env: dict[str, str]) -> Iterator[str]:
     )
     port = free_port()
     log = open(Path(server_env["AAITI_VAR_DIR"]) / "daphne.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -116,7 +116,7 @@ def live_url(server_env: dict[str, str]) -> Iterator[str]:
     deadline = time.monotonic() + 60
     while True:
         try:
-            with urllib.request.urlopen(f"{url}/api/health", timeout=5):  # noqa: S310
+            with urllib.request.urlopen(f"{url}/api/health", timeout=5):  # noqa: S310 - the test server on 127.0.0.1
                 break
         except OSError as exc:
             if proc.poll() is not None or time.monotonic() > deadline:

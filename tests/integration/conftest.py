@@ -286,7 +286,7 @@ def http(
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
     """One JSON request: (status, JSON body, headers)."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - URL of the test server on 127.0.0.1
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")

@@ -61,7 +61,7 @@ def test_training_through_a_real_worker(tmp_path: Path) -> None:
         timeout=120,
     )
     log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
-    worker = subprocess.Popen(  # noqa: S603
+    worker = subprocess.Popen(
         [
             sys.executable,
             "-m",

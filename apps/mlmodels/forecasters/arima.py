@@ -174,7 +174,8 @@ class ArimaForecaster(StatespaceForecaster):
             result = quiet_fit(self._build(y, order=order))
             if best is None or result.aic < best[0]:
                 best = (float(result.aic), order, result)
-        assert best is not None  # noqa: S101 - at least one candidate always exists
+        if best is None:  # _candidate_orders always yields (p, d, q) at least
+            raise ValueError("ARIMA has no candidate order to fit")
         self.aic, self.selected_order, result = best
         self.converged = bool(result.mle_retvals.get("converged", True))
         self._set_results(y, result.params, result)
