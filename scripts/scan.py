@@ -209,20 +209,29 @@ def audit_latest(
             )
             continue
         result.audited.append(name)
+        seen: set[str] = set()  # PyPI lists one flaw under each of its ids
         for v in project.get("vulnerabilities") or []:
-            result.vulns.append(
-                Vuln(
-                    name,
-                    version,
-                    v["id"],
-                    tuple(v.get("aliases") or []),
-                    tuple(v.get("fixed_in") or []),
-                )
+            vuln = Vuln(
+                name,
+                version,
+                v["id"],
+                tuple(v.get("aliases") or []),
+                tuple(v.get("fixed_in") or []),
             )
+            if not vuln.ids() & seen:
+                result.vulns.append(vuln)
+            seen |= vuln.ids()
     return result
 
 
-def run_pip_audit(ignores: dict[str, str]) -> dict:
+# pip-audit's own words when its vulnerability service cannot be reached at all.
+OFFLINE = re.compile(
+    r"ConnectionError|ProxyError|ConnectTimeout|ReadTimeout|Max retries"
+)
+
+
+def run_pip_audit(ignores: dict[str, str], pins: dict[str, str]) -> dict:
+    """pip-audit's JSON report; every pin skipped when its service is out of reach."""
     command = [
         tool("pip-audit"),
         "-r",
@@ -240,6 +249,10 @@ def run_pip_audit(ignores: dict[str, str]) -> dict:
     try:
         return json.loads(done.stdout)
     except json.JSONDecodeError:
+        last = (done.stderr.strip().splitlines() or [""])[-1]
+        if OFFLINE.search(last):
+            why = f"pip-audit could not reach its service: {last[:200]}"
+            return {"dependencies": [{"name": n, "skip_reason": why} for n in pins]}
         raise ScanError(
             f"pip-audit failed to run: {done.stderr.strip()[-2000:]}"
         ) from None
@@ -253,7 +266,9 @@ def scan_audit(
 ) -> bool:
     ignores = read_ignores()
     pins = read_pins()
-    result = parse_pip_audit(report if report is not None else run_pip_audit(ignores))
+    if report is None:
+        report = run_pip_audit(ignores, pins)
+    result = parse_pip_audit(report)
     if result.unaudited:
         fallback = audit_latest(pins, result.unaudited, fetch)
         for name in fallback.audited:

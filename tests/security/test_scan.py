@@ -38,6 +38,12 @@ PYCRYPTO_VULN = {
     "aliases": ["CVE-2018-6594"],
     "fixed_in": [],
 }
+# PyPI lists the same flaw again under its GitHub advisory id.
+PYCRYPTO_AGAIN = {
+    "id": "GHSA-6528-wvf6-f6qg",
+    "aliases": ["CVE-2018-6594", "PYSEC-2018-97"],
+    "fixed_in": [],
+}
 
 
 def skipped(*names: str) -> dict:
@@ -106,7 +112,7 @@ def test_an_ignore_without_a_reason_is_refused(lock: Path) -> None:
 
 def test_skipped_pins_fall_back_to_the_latest_release_data(lock: Path, capsys) -> None:
     answers = {
-        "pycrypto": project("2.6.1", [PYCRYPTO_VULN]),  # pinned is the latest
+        "pycrypto": project("2.6.1", [PYCRYPTO_VULN, PYCRYPTO_AGAIN]),  # the latest
         "django": project("6.1.3"),  # pinned is older: no answer for it
     }
 
@@ -150,3 +156,36 @@ def test_the_lock_file_is_exact_pins_only(tmp_path: Path) -> None:
 
 def _no_network(name: str) -> dict:
     raise AssertionError(f"pip-audit answered for every pin; {name} was fetched")
+
+
+def test_pip_audit_out_of_reach_leaves_every_pin_unaudited(
+    lock: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    offline = scan.subprocess.CompletedProcess(
+        [],
+        1,
+        stdout="",
+        stderr="Traceback ...\nrequests.exceptions.ConnectionError: Max retries exceeded",
+    )
+    monkeypatch.setattr(scan, "run", lambda command: offline)
+    monkeypatch.setattr(scan, "tool", lambda name: name)
+
+    def unreachable(name: str) -> dict:
+        raise OSError("no route to host")
+
+    assert scan.scan_audit(strict=False, fetch=unreachable)
+    out = capsys.readouterr().out
+    assert (
+        "3 pins, 0 audited, 0 vulnerable, 0 ignored with a reason, 3 not audited" in out
+    )
+    assert not scan.scan_audit(strict=True, fetch=unreachable)
+
+
+def test_pip_audit_crashing_otherwise_is_an_error(
+    lock: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = scan.subprocess.CompletedProcess([], 1, stdout="", stderr="KeyError: 'x'")
+    monkeypatch.setattr(scan, "run", lambda command: broken)
+    monkeypatch.setattr(scan, "tool", lambda name: name)
+    with pytest.raises(scan.ScanError, match="pip-audit failed to run"):
+        scan.scan_audit(strict=False, fetch=_no_network)
