@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F
@@ -112,7 +113,7 @@ def create_endpoint(
     limit = settings.WEBHOOK_MAX_ENDPOINTS_PER_USER
     with transaction.atomic():
         # Serialise one user's creations so two at once cannot pass the cap.
-        type(owner).objects.select_for_update().filter(pk=owner.pk).first()
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
         if WebhookEndpoint.objects.owned_by(owner).count() >= limit:
             raise WebhookError(f"You already have the maximum of {limit} webhooks.")
         endpoint = WebhookEndpoint.objects.create(
