@@ -252,6 +252,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "apps.webhooks.tasks.retry_due_task",
         "schedule": 60,
     },
+    "webhooks-prune-deliveries": {
+        "task": "apps.webhooks.tasks.prune_deliveries_task",
+        "schedule": crontab(hour=3, minute=41),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -479,3 +483,4 @@ WEBHOOK_RETRY_DELAYS = [
 ]
 WEBHOOK_MAX_ENDPOINTS_PER_USER = env_int("WEBHOOK_MAX_ENDPOINTS_PER_USER", 10)
 WEBHOOK_SECRET_MIN_LENGTH = env_int("WEBHOOK_SECRET_MIN_LENGTH", 16)
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30)

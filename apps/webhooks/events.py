@@ -19,7 +19,7 @@ def trade_executed(fill: Any) -> int:
     return emit_event(
         user=bot.owner_id,
         event=TRADE_EXECUTED,
-        data={
+        data=lambda: {
             "bot": bot.pk,
             "bot_name": bot.name,
             "symbol": bot.asset.symbol,
@@ -53,7 +53,7 @@ def bot_status_changed(bot: Any, action: str) -> int:
     return emit_event(
         user=bot.owner_id,
         event=BOT_STATUS_CHANGED,
-        data=_bot_data(bot, action, halted=False),
+        data=lambda: _bot_data(bot, action, halted=False),
     )
 
 
@@ -104,7 +104,7 @@ def training_completed(run: Any, status: str, **extra: Any) -> int:
     return emit_event(
         user=model.owner_id,
         event=TRAINING_COMPLETED,
-        data={
+        data=lambda: {
             "model": model.pk,
             "model_name": model.name,
             "run": run.pk,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -202,10 +203,13 @@ def _new_delivery(
     return delivery
 
 
-def emit_event(*, user: Any, event: str, data: dict[str, Any]) -> int:
+def emit_event(
+    *, user: Any, event: str, data: dict[str, Any] | Callable[[], dict[str, Any]]
+) -> int:
     """Write one pending delivery per active endpoint of ``user`` subscribed to
     ``event``; each is enqueued when the current transaction commits. Returns how
-    many. With no endpoint this costs one indexed query."""
+    many. ``data`` may be a function, called only when someone listens: with no
+    endpoint this costs one indexed query and nothing else."""
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
     user_id = getattr(user, "pk", user)
@@ -216,7 +220,7 @@ def emit_event(*, user: Any, event: str, data: dict[str, Any]) -> int:
     ]
     if not endpoints:
         return 0
-    plain = _plain(data)
+    plain = _plain(data() if callable(data) else data)
     with transaction.atomic():
         for endpoint in endpoints:
             _new_delivery(endpoint, event, plain)
@@ -363,6 +367,17 @@ def _record_attempt(
         transaction.on_commit(lambda: enqueue(delivery.pk, countdown=delay))
     delivery.refresh_from_db()
     return delivery
+
+
+def prune_deliveries() -> int:
+    """Delete finished deliveries older than ``WEBHOOK_DELIVERY_RETENTION_DAYS``."""
+    cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS)
+    deleted, _ = (
+        WebhookDelivery.objects.filter(created_at__lt=cutoff)
+        .exclude(status=WebhookDelivery.Status.PENDING)
+        .delete()
+    )
+    return deleted
 
 
 def retry_due(*, grace_seconds: float = 120) -> int:

@@ -21,3 +21,8 @@ def deliver_webhook_task(delivery_id: int) -> str | None:
 @shared_task(ignore_result=True, name="apps.webhooks.tasks.retry_due_task")
 def retry_due_task() -> int:
     return services.retry_due()
+
+
+@shared_task(ignore_result=True, name="apps.webhooks.tasks.prune_deliveries_task")
+def prune_deliveries_task() -> int:
+    return services.prune_deliveries()

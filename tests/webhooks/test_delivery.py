@@ -308,6 +308,30 @@ def test_the_sweep_requeues_overdue_deliveries(
     assert services.retry_due() == 1 and sent == [delivery.pk]
 
 
+def test_old_finished_deliveries_are_pruned(
+    alice: Any, receiver: Any, local_targets: Any
+) -> None:
+    endpoint = make_endpoint(alice, receiver.url)
+    old = timezone.now() - timedelta(days=31)
+    rows = {
+        status: WebhookDelivery.objects.create(
+            endpoint=endpoint, event="ping", payload={}, status=status
+        )
+        for status in ("succeeded", "failed", "pending")
+    }
+    recent = WebhookDelivery.objects.create(
+        endpoint=endpoint, event="ping", payload={}, status="succeeded"
+    )
+    WebhookDelivery.objects.filter(pk__in=[r.pk for r in rows.values()]).update(
+        created_at=old
+    )
+    assert tasks.prune_deliveries_task() == 2
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {
+        rows["pending"].pk,
+        recent.pk,
+    }
+
+
 def test_the_worker_consumes_the_webhooks_queue() -> None:
     """Deliveries go to the default queue, which the Procfile's worker consumes."""
     from pathlib import Path

@@ -247,3 +247,15 @@ def test_only_active_subscribed_endpoints_receive(
     assert not WebhookDelivery.objects.filter(endpoint=trades).exists()
     with pytest.raises(ValueError, match="unknown webhook event"):
         services.emit_event(user=alice, event="nope", data={})
+
+
+def test_an_event_nobody_listens_to_costs_one_query(
+    alice: Any, django_assert_num_queries: Any
+) -> None:
+    from apps import webhooks
+    from apps.bots.models import TradingBot
+
+    make_asset()
+    bot = TradingBot.objects.get(pk=make_bot(alice).pk)  # asset not loaded
+    with django_assert_num_queries(1):
+        assert webhooks.bot_status_changed(bot, "started") == 0
