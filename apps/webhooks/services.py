@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -177,9 +178,20 @@ def delete_endpoint(
 # --- events ----------------------------------------------------------------------
 
 
+def _finite(value: Any) -> Any:
+    """NaN and infinities are not JSON: a receiver's parser may refuse them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
     """Decimals, datetimes and UUIDs as JSON strings, exactly as they will be sent."""
-    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    return _finite(json.loads(json.dumps(data, cls=DjangoJSONEncoder)))
 
 
 def _new_delivery(

@@ -28,9 +28,13 @@ class Receiver:
     # answers a redirect.
     script: list[Any] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    cafile: str = ""
 
 
-def start_receiver() -> tuple[ThreadingHTTPServer, Receiver]:
+def start_receiver(
+    tls: tuple[str, str] | None = None,
+) -> tuple[ThreadingHTTPServer, Receiver]:
+    """A receiver on 127.0.0.1; with ``tls`` (cert file, key file) it speaks https."""
     receiver = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -55,6 +59,13 @@ def start_receiver() -> tuple[ThreadingHTTPServer, Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/aaiti"
+    if tls:
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        receiver.url = receiver.url.replace("http://", "https://")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, receiver
 

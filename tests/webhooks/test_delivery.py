@@ -61,6 +61,36 @@ def test_signature_verifies_with_an_independent_hmac(
     assert delivery.duration_ms is not None and delivery.finished_at is not None
 
 
+def test_the_body_is_strict_json(alice: Any, receiver: Any, local_targets: Any) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    endpoint = make_endpoint(alice, receiver.url)
+    services.emit_event(
+        user=alice,
+        event="backtest.completed",
+        data={
+            "sharpe": float("nan"),
+            "ratio": [float("inf"), 1.5],
+            "price": Decimal("9412.1000000000"),
+            "time": datetime(2020, 1, 1, 13, tzinfo=UTC),
+        },
+    )
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    assert tasks.deliver_webhook_task(delivery.pk) == "succeeded"
+
+    def strict(token: str) -> None:
+        raise ValueError(token)
+
+    data = json.loads(receiver.requests[0].body, parse_constant=strict)["data"]
+    assert data == {
+        "sharpe": None,
+        "ratio": [None, 1.5],
+        "price": "9412.1000000000",
+        "time": "2020-01-01T13:00:00Z",
+    }
+
+
 def test_retries_with_backoff_on_500_then_succeeds(
     alice: Any,
     receiver: Any,
@@ -242,6 +272,85 @@ def test_the_request_goes_to_the_checked_address(
     delivery = _one_delivery(endpoint)
     assert tasks.deliver_webhook_task(delivery.pk) == "succeeded"
     assert receiver.requests[0].headers["Host"] == f"rebind.example.com:{port}"
+
+
+@pytest.fixture
+def tls_receiver(tmp_path: Any) -> Any:
+    """An https receiver whose self-signed certificate names hooks.example.com."""
+    import subprocess
+
+    from .conftest import start_receiver
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(  # noqa: S603
+        [  # noqa: S607
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=hooks.example.com",
+            "-addext",
+            "subjectAltName=DNS:hooks.example.com",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server, rec = start_receiver(tls=(str(cert), str(key)))
+    rec.cafile = str(cert)
+    yield rec
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_checks_the_certificate_against_the_host_name(
+    alice: Any,
+    tls_receiver: Any,
+    local_targets: Any,
+    public_dns: Any,
+    monkeypatch: Any,
+) -> None:
+    """The connection goes to the checked address, while TLS (SNI and the
+    certificate's name) still uses the URL's host name."""
+    import ssl
+
+    monkeypatch.setattr(services, "enqueue", lambda *a, **k: None)
+    port = tls_receiver.url.split(":")[2].split("/")[0]
+    public_dns["hooks.example.com"] = ["127.0.0.1"]
+    endpoint = make_endpoint(alice, f"https://hooks.example.com:{port}/hooks/aaiti")
+    delivery = _one_delivery(endpoint)
+    # Not trusted: the self-signed certificate is refused, nothing is read.
+    assert tasks.deliver_webhook_task(delivery.pk) == "pending"
+    delivery.refresh_from_db()
+    assert "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
+    assert tls_receiver.requests == []
+
+    trusted = ssl.create_default_context(cafile=tls_receiver.cafile)
+    monkeypatch.setattr(
+        "apps.webhooks.targets.ssl.create_default_context", lambda: trusted
+    )
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now()
+    )
+    assert tasks.deliver_webhook_task(delivery.pk) == "succeeded"
+    assert tls_receiver.requests[0].headers["Host"] == f"hooks.example.com:{port}"
+
+    # The same certificate does not pass for another name on the same address.
+    public_dns["other.example.com"] = ["127.0.0.1"]
+    other = make_endpoint(alice, f"https://other.example.com:{port}/hooks/aaiti")
+    wrong = _one_delivery(other)
+    assert tasks.deliver_webhook_task(wrong.pk) == "pending"
+    wrong.refresh_from_db()
+    assert "CERTIFICATE_VERIFY_FAILED" in wrong.last_error
+    assert len(tls_receiver.requests) == 1
 
 
 def test_url_rules(alice: Any, settings: Any, public_dns: Any) -> None:
