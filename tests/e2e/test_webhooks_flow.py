@@ -1,6 +1,7 @@
 """Webhooks in the browser: register an endpoint on the settings page, see its
-secret once, send a test event to a real local receiver through the worker, see
-it succeed in the delivery log, redeliver it, and delete the endpoint."""
+secret once, send a test event to a real local receiver through the worker (its
+first attempt answered 500 and retried), see it succeed in the delivery log,
+redeliver it, and delete the endpoint."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ def test_register_a_webhook_and_see_its_deliveries(
         expect(page.get_by_test_id("webhook-secret")).to_have_count(0)
         assert secret not in page.content()
 
+        # The receiver fails the first attempt: the worker retries it (1 s here).
+        receiver.script = [500]
         page.get_by_role("button", name="Send test event").click()
         expect(page.get_by_test_id("webhook-notice")).to_contain_text("Test event")
         delivery = page.get_by_test_id("webhook-delivery")
@@ -66,10 +69,12 @@ def test_register_a_webhook_and_see_its_deliveries(
             "Succeeded", timeout=30_000
         )
         expect(delivery.get_by_test_id("delivery-http")).to_have_text("200")
+        expect(delivery.get_by_test_id("delivery-attempts")).to_have_text("2")
         expect(delivery).to_contain_text("ping")
         screenshot("webhooks-delivered")
 
-        [got] = receiver.requests
+        first, got = receiver.requests
+        assert first.body == got.body  # a retry sends the same bytes
         expected = hmac.new(secret.encode(), got.body, hashlib.sha256).hexdigest()
         assert got.headers["X-AAITI-Signature"] == f"sha256={expected}"
         assert json.loads(got.body)["event"] == "ping"
@@ -79,11 +84,9 @@ def test_register_a_webhook_and_see_its_deliveries(
         expect(
             page.locator('[data-testid="webhook-delivery"][data-status="succeeded"]')
         ).to_have_count(2, timeout=30_000)
-        wait_for(lambda: len(receiver.requests) == 2)
-        assert (
-            receiver.requests[1].headers["X-AAITI-Delivery"]
-            != (receiver.requests[0].headers["X-AAITI-Delivery"])
-        )
+        wait_for(lambda: len(receiver.requests) == 3)
+        ids = [r.headers["X-AAITI-Delivery"] for r in receiver.requests]
+        assert ids[0] == ids[1] != ids[2]  # a retry keeps its id, a redelivery not
 
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Delete").click()
