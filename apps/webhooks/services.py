@@ -291,14 +291,14 @@ def redeliver(
 
 def enqueue(delivery_id: int, countdown: float | None = None) -> None:
     """Send the task; best effort: with the broker down the beat sweep
-    (``retry_due``) picks the delivery up later, and the caller never fails."""
+    (``retry_due``) picks the delivery up later, and the caller (a web request,
+    the feed's tick) never fails or waits on publish retries."""
     from .tasks import deliver_webhook_task
 
     try:
-        if countdown:
-            deliver_webhook_task.apply_async(args=[delivery_id], countdown=countdown)
-        else:
-            deliver_webhook_task.delay(delivery_id)
+        deliver_webhook_task.apply_async(
+            args=[delivery_id], countdown=countdown or None, retry=False
+        )
     except Exception:  # noqa: BLE001 - the sweep retries it
         log.warning("webhook delivery %s not queued; the sweep retries", delivery_id)
 

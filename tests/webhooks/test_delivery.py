@@ -102,7 +102,7 @@ def test_retries_with_backoff_on_500_then_succeeds(
     monkeypatch.setattr(
         tasks.deliver_webhook_task,
         "apply_async",
-        lambda args, countdown: scheduled.append((args, countdown)),
+        lambda args, countdown, **kw: scheduled.append((args, countdown)),
     )
     receiver.script = [500, 503]
     delivery = _one_delivery(make_endpoint(alice, receiver.url))
@@ -402,6 +402,28 @@ def test_unknown_events_and_the_cap_are_refused(
     make_endpoint(alice, "https://hooks.example.com/2")
     with pytest.raises(services.WebhookError, match="maximum of 2"):
         make_endpoint(alice, "https://hooks.example.com/3")
+
+
+def test_enqueue_never_fails_or_blocks_the_caller(
+    monkeypatch: Any, caplog: Any
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    calls: list[dict[str, Any]] = []
+
+    def broker_down(**kwargs: Any) -> None:
+        calls.append(kwargs)
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379")
+
+    monkeypatch.setattr(tasks.deliver_webhook_task, "apply_async", broker_down)
+    services.enqueue(5)
+    services.enqueue(6, countdown=60.0)
+    # No publish retries: the feed's tick or the web request goes on at once.
+    assert calls == [
+        {"args": [5], "countdown": None, "retry": False},
+        {"args": [6], "countdown": 60.0, "retry": False},
+    ]
+    assert "webhook delivery 5 not queued" in caplog.text
 
 
 def test_the_sweep_requeues_overdue_deliveries(
