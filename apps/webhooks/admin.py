@@ -14,10 +14,18 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     search_fields = ("owner__email", "url")
     # The secret is never shown, not even to admins.
     fields = ("owner", "url", "events", "active", "created_at")
-    readonly_fields = ("owner", "url", "events", "created_at")
+    readonly_fields = fields
 
+    # Read-only: endpoints change through their owners' services (validated,
+    # audited), never behind the audit trail's back.
     def has_add_permission(self, request: Any) -> bool:
-        return False  # endpoints are created by their owners (validated, audited)
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(WebhookDelivery)

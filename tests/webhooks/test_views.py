@@ -158,3 +158,27 @@ def test_another_users_webhook_is_404_and_viewers_403(
     # A viewer sees the section but no forms.
     html = login(vera).get("/accounts/profile/").text
     assert 'id="webhooks"' in html and "/accounts/webhooks/new/" not in html
+
+
+def test_admin_lists_webhooks_without_secrets(
+    admin: Any, alice: Any, public_dns: Any
+) -> None:
+    endpoint = make_endpoint(alice, FORM["url"])
+    WebhookDelivery.objects.create(endpoint=endpoint, event="ping", payload={})
+    web = login(admin)
+    for url in (
+        "/admin/webhooks/webhookendpoint/",
+        f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/",
+        "/admin/webhooks/webhookdelivery/",
+    ):
+        r = web.get(url)
+        assert r.status_code == 200, url
+        assert endpoint.secret not in r.text
+    assert (
+        "https://hooks.example.com/aaiti"
+        in web.get("/admin/webhooks/webhookendpoint/").text
+    )
+    r = web.post(
+        f"/admin/webhooks/webhookendpoint/{endpoint.pk}/delete/", {"post": "yes"}
+    )
+    assert r.status_code == 403 and WebhookEndpoint.objects.count() == 1

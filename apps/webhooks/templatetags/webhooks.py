@@ -16,7 +16,9 @@ register = template.Library()
 def webhooks_section(context: Any) -> SafeString:
     from apps.webhooks.views import section_context
 
-    request = context["request"]
+    request = context.get("request")
+    if request is None or not request.user.is_authenticated:
+        return SafeString("")
     return render_to_string(
         "webhooks/_section.html", section_context(request.user), request=request
     )
