@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import admin
 
+from . import services
 from .models import WebhookDelivery, WebhookEndpoint
 
 
@@ -16,16 +17,20 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     fields = ("owner", "url", "events", "active", "created_at")
     readonly_fields = fields
 
-    # Read-only: endpoints change through their owners' services (validated,
-    # audited), never behind the audit trail's back.
+    # Read-only but deletable (an abusive target; a user being deleted): changes
+    # go through the owners' validated services, deletions through the audited one.
     def has_add_permission(self, request: Any) -> bool:
         return False
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
+    def delete_model(self, request: Any, obj: WebhookEndpoint) -> None:
+        services.delete_endpoint(endpoint=obj, actor=request.user, request=request)
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for endpoint in queryset:
+            self.delete_model(request, endpoint)
 
 
 @admin.register(WebhookDelivery)

@@ -179,6 +179,14 @@ def test_admin_lists_webhooks_without_secrets(
         in web.get("/admin/webhooks/webhookendpoint/").text
     )
     r = web.post(
+        f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/",
+        {"url": "https://127.0.0.1/", "active": "on"},
+    )
+    assert r.status_code == 403
+    assert WebhookEndpoint.objects.get().url == FORM["url"]
+    r = web.post(
         f"/admin/webhooks/webhookendpoint/{endpoint.pk}/delete/", {"post": "yes"}
     )
-    assert r.status_code == 403 and WebhookEndpoint.objects.count() == 1
+    assert r.status_code == 302 and not WebhookEndpoint.objects.exists()
+    row = AuditLog.objects.get(action="webhook.deleted")
+    assert row.user == admin and row.details == {"host": "hooks.example.com"}
