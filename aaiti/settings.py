@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "apps.mlmodels",
     "apps.backtests",
     "apps.bots",
+    "apps.webhooks",
 ]
 
 # Kept short on purpose: under ASGI each sync middleware costs two thread hops
@@ -246,6 +247,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "mlmodels-run-schedules": {
         "task": "apps.mlmodels.tasks.run_schedules_task",
         "schedule": 600,
+    },
+    "webhooks-retry-due": {
+        "task": "apps.webhooks.tasks.retry_due_task",
+        "schedule": 60,
+    },
+    "webhooks-prune-deliveries": {
+        "task": "apps.webhooks.tasks.prune_deliveries_task",
+        "schedule": crontab(hour=3, minute=41),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -463,3 +472,15 @@ BACKUP_KEEP_WEEKLY = env_int("BACKUP_KEEP_WEEKLY", 4)
 
 DEMO_USER_EMAIL = env_str("DEMO_USER_EMAIL", "demo@aaiti.local")
 DEMO_USER_PASSWORD = env_str("DEMO_USER_PASSWORD")
+
+# Webhooks: https only and public addresses only unless these say otherwise (local
+# development and tests); seconds between attempts (one more attempt than delays).
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+WEBHOOK_RETRY_DELAYS = [
+    float(x) for x in env_list("WEBHOOK_RETRY_DELAYS", "10,60,300,1800")
+]
+WEBHOOK_MAX_ENDPOINTS_PER_USER = env_int("WEBHOOK_MAX_ENDPOINTS_PER_USER", 10)
+WEBHOOK_SECRET_MIN_LENGTH = env_int("WEBHOOK_SECRET_MIN_LENGTH", 16)
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30)

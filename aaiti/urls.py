@@ -29,6 +29,7 @@ urlpatterns = [
     path("models/", include("apps.mlmodels.urls")),
     path("backtests/", include("apps.backtests.urls")),
     path("bots/", include("apps.bots.urls")),
+    path("accounts/webhooks/", include("apps.webhooks.urls")),
     path("api/health", system_views.health, name="health"),
     path("metrics", metrics_view, name="metrics"),
     path("api/", include("apps.accounts.api_urls")),
@@ -37,6 +38,7 @@ urlpatterns = [
     path("api/", include("apps.backtests.api_urls")),
     path("api/", include("apps.mlmodels.api_urls")),
     path("api/", include("apps.bots.api_urls")),
+    path("api/", include("apps.webhooks.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # ReDoc runs a blob: worker; no inline script is allowed even here: Swagger UI's
     # initialiser is served as a file.

@@ -34,6 +34,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from apps import webhooks
 from apps.audit.services import record_event
 from apps.market.models import TIMEFRAMES, Asset, Candle
 from apps.market.services import load_arrays
@@ -552,6 +553,9 @@ def _store_result(backtest: Backtest, result: Any, metrics: dict[str, Any]) -> N
                     "trades": values["trade_count"],
                 },
             )
+            webhooks.backtest_completed(
+                backtest, "succeeded", metrics=metrics, trades=values["trade_count"]
+            )
     _refresh_and_push(backtest)
 
 
@@ -569,6 +573,7 @@ def _fail(
                 resource=backtest,
                 details={"error": message[:500]},
             )
+            webhooks.backtest_completed(backtest, "failed", error=message)
     _refresh_and_push(backtest)
 
 

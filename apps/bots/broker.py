@@ -16,6 +16,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps import webhooks
+
 from .models import Fill, JournalEntry, Order, PaperAccount, Position, TradingBot
 
 BPS = Decimal(10_000)
@@ -193,4 +195,5 @@ def _record(
         bar_time=time,
         created_at=timezone.now(),
     )
+    webhooks.trade_executed(fill)
     return fill

@@ -37,6 +37,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from apps import webhooks
 from apps.backtests.engine import OHLCV
 from apps.backtests.strategies import get_strategy
 from apps.market.models import TIMEFRAMES, Candle
@@ -248,6 +249,7 @@ def pause_for_risk(bot: TradingBot, reason: str, when: datetime | None) -> None:
         bar_time=when,
         created_at=now,
     )
+    webhooks.bot_status_changed(bot, "risk_paused")
 
 
 def _create_order(

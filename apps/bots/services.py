@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from apps import webhooks
 from apps.audit.services import record_event
 from apps.backtests.strategies import StrategyParamError, get_strategy
 from apps.market.models import TIMEFRAMES, Asset
@@ -197,6 +198,7 @@ def _set_status(
         action=action, user=actor, request=request, resource=bot, details=details
     )
     push_bot(bot.pk)
+    webhooks.bot_status_changed(bot, action.split(".")[-1])
     return bot
 
 

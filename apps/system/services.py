@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 
+from apps import webhooks
 from apps.audit.services import REDACTED, SECRET_KEY_PATTERN, record_event
 
 from .models import Setting
@@ -70,6 +71,7 @@ def update_setting(
             resource_id=key,
             details=_change_details(key, old, parsed),
         )
+        webhooks.setting_changed(key=key, old=old, new=parsed)
         # Now for this transaction's own reads, and again once committed, in case
         # another process re-cached the old value in between.
         cache.delete(CACHE_KEY)

@@ -71,6 +71,10 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "AAITI_ENV": "development",
             "DEBUG": "false",
             "DEMO_USER_EMAIL": "",
+            # Webhook flows deliver to a receiver on 127.0.0.1 over plain http.
+            "WEBHOOK_ALLOW_HTTP": "true",
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+            "WEBHOOK_RETRY_DELAYS": "1,1,1,1",
         }
     )
     return env

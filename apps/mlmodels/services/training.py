@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apps import webhooks
 from apps.audit.services import record_event
 from apps.market.models import Candle
 
@@ -430,6 +431,7 @@ def _finish_trained(run: TrainingRun, seconds: float) -> None:
                 "seconds": round(seconds, 3),
             },
         )
+        webhooks.training_completed(run, "trained")
         if run.predict_after:
             from .forecasts import request_forecast
 
@@ -459,6 +461,7 @@ def _fail(run: TrainingRun, message: str, seconds: float) -> None:
                 resource=run.model,
                 details={"run": run.pk, "error": message[:500]},
             )
+            webhooks.training_completed(run, "failed", error=message)
     _push_run(run)
 
 
