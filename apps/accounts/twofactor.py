@@ -139,27 +139,34 @@ def confirm_setup(
         if device is None:
             raise TwoFactorError("Start the set-up first.")
         code = normalize_code(code)
-        if not _TOTP_RE.match(code) or not device.verify_token(code):
+        ok = bool(_TOTP_RE.match(code)) and device.verify_token(code)
+        if not ok:
+            # Committed, not rolled back: the failure and the device's throttle stay.
             record_event(
                 action="account.2fa_setup_failed",
                 user=user,
                 request=request,
                 resource=user,
             )
-            raise TwoFactorError(
-                "That code is not correct. Check your device's clock and try the "
-                "current code."
+        else:
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            codes = _new_recovery_codes(user)
+            revoked = revoke_tokens(user=user)
+            record_event(
+                action="account.2fa_enabled",
+                user=user,
+                request=request,
+                resource=user,
+                details={
+                    "recovery_codes": len(codes),
+                    "api_sessions_revoked": revoked,
+                },
             )
-        device.confirmed = True
-        device.save(update_fields=["confirmed"])
-        codes = _new_recovery_codes(user)
-        revoked = revoke_tokens(user=user)
-        record_event(
-            action="account.2fa_enabled",
-            user=user,
-            request=request,
-            resource=user,
-            details={"recovery_codes": len(codes), "tokens_revoked": revoked},
+    if not ok:
+        raise TwoFactorError(
+            "That code is not correct. Check your device's clock and try the "
+            "current code."
         )
     if request is not None and hasattr(request, "session"):
         request.session[DEVICE_ID_SESSION_KEY] = device.persistent_id
