@@ -77,7 +77,15 @@ def qr_svg(device: TOTPDevice) -> bytes:
     """The otpauth:// URL as a QR code in SVG, rendered here: no script, no CDN."""
     out = io.BytesIO()
     segno.make(device.config_url, error="m").save(
-        out, kind="svg", scale=5, border=2, xmldecl=False, title="Two-factor QR code"
+        out,
+        kind="svg",
+        scale=5,
+        border=4,
+        dark="#000",
+        # A white quiet zone: phone cameras cannot read dark-on-dark-theme codes.
+        light="#fff",
+        xmldecl=False,
+        title="Two-factor QR code",
     )
     return out.getvalue()
 
