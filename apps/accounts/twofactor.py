@@ -235,17 +235,22 @@ def regenerate_recovery_codes(
     return codes
 
 
-def disable(*, user: User, request: HttpRequest | None = None) -> None:
-    """Remove the authenticator and every recovery code of ``user``."""
+def disable(
+    *, user: User, actor: Any = None, request: HttpRequest | None = None
+) -> None:
+    """Remove the authenticator and every recovery code of ``user``; ``actor`` is
+    an admin resetting a user who lost their device (default: the user)."""
+    actor = actor or user
     with transaction.atomic():
         removed = TOTPDevice.objects.filter(user=user).delete()[0]
         StaticDevice.objects.filter(user=user).delete()
         if removed:
             record_event(
                 action="account.2fa_disabled",
-                user=user,
+                user=actor,
                 request=request,
                 resource=user,
+                details={"email": user.email},
             )
-    if request is not None and hasattr(request, "session"):
+    if actor == user and request is not None and hasattr(request, "session"):
         request.session.pop(DEVICE_ID_SESSION_KEY, None)

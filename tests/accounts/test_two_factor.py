@@ -513,3 +513,25 @@ def test_openapi_documents_the_otp_field(api: APIClient) -> None:
     assert "otp" in props and "two-factor" in props["otp"]["description"]
     responses = schema["paths"]["/api/auth/token/"]["post"]["responses"]
     assert "otp_required" in str(responses["401"])
+
+
+def test_admin_lists_devices_without_secrets_and_resets_a_lost_one(
+    client: Client, admin: Any, alice: Any, clock: Clock
+) -> None:
+    _, codes = enable(alice, clock)
+    device = TOTPDevice.objects.get(user=alice)
+    client.force_login(admin)
+    listing = client.get("/admin/otp_totp/totpdevice/")
+    assert listing.status_code == 200 and alice.email in listing.content.decode()
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert page.status_code == 200 and device.key not in page.content.decode()
+    assert client.get("/admin/otp_static/staticdevice/").status_code == 404
+    assert client.get("/admin/otp_totp/totpdevice/add/").status_code == 403
+    done = client.post(
+        f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"}
+    )
+    assert done.status_code == 302 and not twofactor.has_two_factor(alice)
+    assert not StaticToken.objects.filter(device__user=alice).exists()
+    reset = AuditLog.objects.get(action="account.2fa_disabled")
+    assert reset.actor_email == admin.email and reset.details["email"] == alice.email
+    assert not any(code in audit_text() for code in codes)
