@@ -535,3 +535,25 @@ def test_admin_lists_devices_without_secrets_and_resets_a_lost_one(
     reset = AuditLog.objects.get(action="account.2fa_disabled")
     assert reset.actor_email == admin.email and reset.details["email"] == alice.email
     assert not any(code in audit_text() for code in codes)
+
+
+def test_under_asgi_too_sessions_open_before_enabling_are_signed_out(
+    client: Client, alice: Any, bob: Any, clock: Clock
+) -> None:
+    """The middleware's async path (daphne runs it) behaves like the sync one."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    client.force_login(alice)
+    cookie = client.cookies["sessionid"].value
+    asgi = AsyncClient()
+    asgi.cookies["sessionid"] = cookie
+    assert async_to_sync(asgi.get)("/accounts/profile/").status_code == 200
+    enable(alice, clock)
+    assert async_to_sync(asgi.get)("/accounts/profile/").status_code == 302
+    # A user without two factors keeps their session.
+    other = Client()
+    other.force_login(bob)
+    bob_asgi = AsyncClient()
+    bob_asgi.cookies["sessionid"] = other.cookies["sessionid"].value
+    assert async_to_sync(bob_asgi.get)("/accounts/profile/").status_code == 200
