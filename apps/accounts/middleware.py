@@ -45,3 +45,27 @@ class TwoFactorMiddleware(OTPMiddleware):
             self._init_user_fields(request.user)
             # request.auser() caches the user it loaded; make it agree.
             request._acached_user = request.user  # type: ignore[attr-defined]
+
+
+class TwoFactorWebSocketMiddleware:
+    """The same rule for WebSockets (inside Channels' AuthMiddlewareStack): a
+    session of a user with two factors on that never passed one is anonymous."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        from channels.db import database_sync_to_async
+        from django.contrib.auth.models import AnonymousUser
+        from django_otp import DEVICE_ID_SESSION_KEY
+
+        user = scope.get("user")
+        session = scope.get("session") or {}
+        if (
+            user is not None
+            and user.is_authenticated
+            and not session.get(DEVICE_ID_SESSION_KEY)
+            and await database_sync_to_async(has_two_factor)(user)
+        ):
+            scope = {**scope, "user": AnonymousUser()}
+        return await self.inner(scope, receive, send)
