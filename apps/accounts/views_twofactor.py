@@ -12,6 +12,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -34,6 +35,8 @@ def begin_second_step(request: HttpRequest, user: Any, next_url: str) -> HttpRes
         "backend": getattr(user, "backend", ""),
         "at": int(time.time()),
         "next": next_url,
+        # A password change (or reset) meanwhile voids the half-way sign-in.
+        "hash": user.get_session_auth_hash(),
     }
     return redirect("accounts:login_verify")
 
@@ -46,7 +49,12 @@ def _pending_user(request: HttpRequest) -> tuple[User, dict[str, Any]] | None:
         request.session.pop(PENDING_KEY, None)
         return None
     user = User.objects.filter(pk=pending.get("user"), is_active=True).first()
-    return (user, pending) if user is not None else None
+    if user is None or not constant_time_compare(
+        str(pending.get("hash", "")), user.get_session_auth_hash()
+    ):
+        request.session.pop(PENDING_KEY, None)
+        return None
+    return user, pending
 
 
 def _too_many(

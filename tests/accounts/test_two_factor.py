@@ -229,6 +229,17 @@ def test_the_password_step_expires(
     assert response.url == "/accounts/login/" and "_auth_user_id" not in client.session
 
 
+def test_a_password_change_meanwhile_voids_the_password_step(
+    client: Client, alice: Any, password: str, clock: Clock
+) -> None:
+    key, _ = enable(alice, clock)
+    password_step(client, alice, password)
+    alice.set_password("a-brand-new-password-1")
+    alice.save()
+    response = client.post("/accounts/login/code/", {"code": totp(key, clock.now)})
+    assert response.url == "/accounts/login/" and "_auth_user_id" not in client.session
+
+
 def test_a_totp_code_is_refused_the_second_time_in_its_step(
     client: Client, alice: Any, password: str, clock: Clock
 ) -> None:
