@@ -14,12 +14,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from aaiti.routing import websocket_urlpatterns  # noqa: E402
+from apps.accounts.middleware import TwoFactorWebSocketMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(
+                TwoFactorWebSocketMiddleware(URLRouter(websocket_urlpatterns))
+            )
         ),
     }
 )

@@ -89,7 +89,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # Django admin behind a second factor (apps/accounts/admin_site.py).
+    "apps.accounts.admin_site.TwoFactorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -105,6 +106,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "channels",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "apps.accounts",
     "apps.audit",
     "apps.system",
@@ -126,6 +130,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -284,6 +289,10 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 RATELIMIT_LOGIN_IP = env_str("RATELIMIT_LOGIN_IP", "30/m")
 RATELIMIT_LOGIN_ACCOUNT = env_str("RATELIMIT_LOGIN_ACCOUNT", "5/5m")
 RATELIMIT_SIGNUP_IP = env_str("RATELIMIT_SIGNUP_IP", "10/h")
+# Wrong second-factor codes per account (session sign-in and API tokens alike).
+RATELIMIT_OTP_ACCOUNT = env_str("RATELIMIT_OTP_ACCOUNT", "5/5m")
+# Name shown in authenticator apps next to the account's email.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "AAITI")
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 RATELIMIT_USE_CACHE = "default"
 # Proxies whose X-Forwarded-For we believe; anything else and the socket address wins.

@@ -67,7 +67,20 @@ def vera(db: Any) -> Any:
 def admin(db: Any) -> Any:
     from tests.factories import UserFactory
 
-    return UserFactory(email="admin@example.com", role="admin", is_superuser=True)
+    user = UserFactory(email="admin@example.com", role="admin", is_superuser=True)
+    return with_verified_device(user)
+
+
+def with_verified_device(user: Any) -> Any:
+    """Give ``user`` a confirmed authenticator and mark it as the one they passed:
+    client.force_login(user) then yields a two-factor-verified session, which
+    Django admin requires (apps/accounts/admin_site.py)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user.otp_device = TOTPDevice.objects.create(
+        user=user, name="Authenticator app", confirmed=True
+    )
+    return user
 
 
 @pytest.fixture

@@ -74,3 +74,6 @@ class UserAdmin(BaseUserAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Deactivate instead: a user's history (audit trail, trades) stays whole.
         return False
+
+
+from . import admin_twofactor  # noqa: E402, F401  (two-factor devices)

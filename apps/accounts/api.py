@@ -7,7 +7,12 @@ from typing import Any
 from django.contrib.auth import password_validation
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -21,16 +26,61 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from apps.audit.services import record_event
 
-from . import services
+from . import services, twofactor
 from .authentication import DENYLIST_PREFIX
 from .models import User, normalize_email
-from .ratelimit import check_login_allowed, record_login_failure
+from .ratelimit import (
+    check_login_allowed,
+    check_otp_allowed,
+    record_login_failure,
+    record_otp_failure,
+)
+
+
+class SecondFactorFailed(AuthenticationFailed):
+    """The password was right; the second factor was missing or wrong (401)."""
 
 
 class TokenObtainSerializer(jwt_serializers.TokenObtainPairSerializer):
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        max_length=32,
+        help_text=(
+            "Required when the account has two-factor sign-in on: the current "
+            "6-digit code of its authenticator app, or one unused recovery code."
+        ),
+    )
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         attrs[self.username_field] = normalize_email(attrs.get(self.username_field, ""))
-        return super().validate(attrs)
+        code = attrs.pop("otp", "") or ""
+        data = super().validate(attrs)
+        if twofactor.has_two_factor(self.user):
+            self._check_second_factor(code)
+        return data
+
+    def _check_second_factor(self, code: str) -> None:
+        if not code:
+            raise SecondFactorFailed(
+                "This account has two-factor sign-in on: send the current code "
+                "of its authenticator app (or a recovery code) as 'otp'.",
+                "otp_required",
+            )
+        request = self.context["request"]
+        limited = check_otp_allowed(request._request, self.user.pk)
+        if limited:
+            raise Throttled(wait=limited.retry_after)
+        result = twofactor.verify_second_factor(user=self.user, code=code)
+        if result.device is None:
+            message = "The two-factor code is not correct, or was already used."
+            if result.locked_for:
+                message = (
+                    "Too many wrong two-factor codes. Wait "
+                    f"{result.locked_for} seconds, then send the current code."
+                )
+            raise SecondFactorFailed(message, "otp_invalid")
 
 
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
@@ -43,9 +93,57 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
             ) from exc
 
 
-class TokenObtainView(jwt_views.TokenObtainPairView):
-    """POST email and password, get an access and a refresh token. Rate-limited."""
+TOKEN_ERROR = inline_serializer(
+    "AuthError",
+    fields={
+        "error": inline_serializer(
+            "AuthErrorBody",
+            fields={
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "fields": serializers.DictField(),
+            },
+        )
+    },
+)
 
+
+class TokenObtainView(jwt_views.TokenObtainPairView):
+    """POST email and password (and ``otp`` when the account has two-factor
+    sign-in on), get an access and a refresh token. Rate-limited."""
+
+    @extend_schema(
+        request=TokenObtainSerializer,
+        responses={
+            200: jwt_serializers.TokenObtainPairSerializer,
+            401: OpenApiResponse(
+                response=TOKEN_ERROR,
+                description=(
+                    "Wrong email or password (`no_active_account`), or, for an "
+                    "account with two-factor sign-in on, no `otp` (`otp_required`) "
+                    "or a wrong or already used one (`otp_invalid`)."
+                ),
+                examples=[
+                    OpenApiExample(
+                        "otp_required",
+                        value={
+                            "error": {
+                                "code": "otp_required",
+                                "message": "This account has two-factor sign-in "
+                                "on: send the current code of its authenticator "
+                                "app (or a recovery code) as 'otp'.",
+                                "fields": {},
+                            }
+                        },
+                    )
+                ],
+            ),
+            429: OpenApiResponse(
+                response=TOKEN_ERROR,
+                description="Too many attempts (password or two-factor code).",
+            ),
+        },
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         email = (
             str(request.data.get("email", ""))[:254]
@@ -58,6 +156,17 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
         serializer = self.get_serializer(data=request.data)
         try:
             serializer.is_valid(raise_exception=True)
+        except SecondFactorFailed as exc:
+            if exc.get_codes() == "otp_invalid":
+                record_otp_failure(request._request, serializer.user.pk)
+            record_event(
+                action="auth.token_2fa_failed",
+                user=serializer.user,
+                request=request._request,
+                resource=serializer.user,
+                details={"reason": str(exc.get_codes())},
+            )
+            raise
         except (TokenError, AuthenticationFailed) as exc:
             record_login_failure(request._request, email)
             record_event(

@@ -62,3 +62,37 @@ class SignUpForm(forms.Form):
 
 class ProfileForm(forms.Form):
     display_name = forms.CharField(max_length=80, required=False)
+
+
+class OTPCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        help_text="The 6-digit code from your authenticator app, or a recovery code.",
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocomplete": "one-time-code"}
+        ),
+    )
+
+
+class ReauthForm(forms.Form):
+    """Proof that the person at the keyboard is the account's owner."""
+
+    password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = forms.CharField(
+        label="Or a current code",
+        required=False,
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("password") and not data.get("code"):
+            raise forms.ValidationError("Enter your password or a current code.")
+        return data

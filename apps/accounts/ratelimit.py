@@ -107,3 +107,34 @@ def record_login_failure(request: HttpRequest, email: str) -> None:
 
 def check_signup_allowed(request: HttpRequest) -> Limited | None:
     return _usage(request, "signup-ip", _ip_key, settings.RATELIMIT_SIGNUP_IP, True)
+
+
+def _user_key(user_pk: object) -> Callable[[str, HttpRequest], str]:
+    def key(group: str, request: HttpRequest) -> str:
+        return f"user:{user_pk}"
+
+    return key
+
+
+def check_otp_allowed(request: HttpRequest, user_pk: object) -> Limited | None:
+    """Refuse a second-factor attempt once the account has too many wrong codes.
+
+    Counted per account, not per address: whoever is here already has the
+    password, and spreading guesses over many addresses must not help them.
+    """
+    by_ip = _usage(request, "login-ip", _ip_key, settings.RATELIMIT_LOGIN_IP, True)
+    if by_ip:
+        return by_ip
+    return _usage(
+        request,
+        "otp-account",
+        _user_key(user_pk),
+        settings.RATELIMIT_OTP_ACCOUNT,
+        False,
+    )
+
+
+def record_otp_failure(request: HttpRequest, user_pk: object) -> None:
+    _usage(
+        request, "otp-account", _user_key(user_pk), settings.RATELIMIT_OTP_ACCOUNT, True
+    )

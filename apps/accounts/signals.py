@@ -46,3 +46,15 @@ def audit_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
             resource=user,
             details={"via": "session"},
         )
+
+
+@receiver(user_logged_in)
+def remember_second_factor(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """Mark the new session as verified when the sign-in passed a second factor
+    (the view sets ``user.otp_device``). django-otp's own receiver needs
+    ``request.user``, which a test client's force_login does not set."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    device = getattr(user, "otp_device", None)
+    if device is not None and device.user_id == user.pk and request is not None:
+        request.session[DEVICE_ID_SESSION_KEY] = device.persistent_id

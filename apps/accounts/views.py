@@ -17,6 +17,8 @@ from .ratelimit import (
     check_signup_allowed,
     record_login_failure,
 )
+from .twofactor import has_two_factor
+from .views_twofactor import begin_second_step
 
 
 def _throttled(
@@ -52,7 +54,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if limited:
             return _throttled(request, "accounts/login.html", form, limited)
         if form.is_valid():
-            login(request, form.get_user())
+            user = form.get_user()
+            if has_two_factor(user):
+                # The password alone signs nobody in: a code comes next.
+                return begin_second_step(request, user, _next_url(request))
+            login(request, user)
             return redirect(_next_url(request))
         record_login_failure(request, email)
     return render(
