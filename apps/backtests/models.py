@@ -207,6 +207,8 @@ class SweepChunk(models.Model):
     results = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Deliveries that claimed the chunk, capped like a backtest's (MAX_ATTEMPTS).
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["sweep", "index"]
