@@ -161,6 +161,11 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 # take the write lock at BEGIN, and the 20 s busy timeout makes a second writer wait
 # for it instead of failing with "database is locked".
 SQLITE_PRAGMAS = {
+    # These two take effect only on a new, empty file (before its first table, and
+    # before WAL, which fixes the page size): the file is then created with them.
+    # On an existing file they change nothing. apps/system/maintenance.py.
+    "page_size": "4096",
+    "auto_vacuum": "INCREMENTAL",
     "journal_mode": "WAL",
     "synchronous": "NORMAL",
     "cache_size": "-64000",
@@ -238,6 +243,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "backup-database": {
         "task": "apps.system.tasks.backup_database",
         "schedule": crontab(hour=3, minute=17),
+    },
+    "optimize-database": {
+        "task": "apps.system.tasks.optimize_database",
+        "schedule": crontab(hour="*/6", minute=41),
     },
     "mlmodels-score-predictions": {
         "task": "apps.mlmodels.tasks.score_predictions_task",
