@@ -98,6 +98,7 @@ def test_optimize_returns_the_free_pages_to_the_file_system(
 def test_beat_runs_the_maintenance_task() -> None:
     from aaiti.celery import app
 
+    app.loader.import_default_modules()  # the apps' tasks modules, as a worker does
     entry = settings.CELERY_BEAT_SCHEDULE["optimize-database"]
     assert entry["task"] in app.tasks
     # Every six hours, at minute 41 (after the 03:17 backup).
