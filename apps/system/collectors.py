@@ -10,9 +10,8 @@ one container). So each figure lives where it is already shared by every process
 * **State is read from the database at scrape time.** Orders and fills by side
   and status, the equity of every running bot (the engine marks it in
   ``TradingBot.metrics`` at each tick), and the durations and outcomes of training
-  runs and backtests, bucketed by the database in one aggregate query per kind
-  (``TrainingRun.duration_seconds`` as stored; a backtest's ``finished_at -
-  started_at``). The figures are then exactly what the pages and the API show,
+  runs and backtests (``TrainingRun.duration_seconds`` as stored; a backtest's
+  ``finished_at - started_at``, computed by the database), one query per kind. The figures are then exactly what the pages and the API show,
   survive restarts of every process, and cannot be double-counted by a redelivered
   task. These are figures of the stored rows: deleting a backtest removes it from
   its histogram, which Prometheus reads as a counter reset (``rate`` and
@@ -32,12 +31,14 @@ from __future__ import annotations
 
 import logging
 import math
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from itertools import accumulate
 from typing import Any
 
 from django.core.cache import cache
+from django.db.models import FloatField, Func
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 logger = logging.getLogger(__name__)
@@ -94,45 +95,71 @@ BROADCAST_LATENCY = SharedHistogram(
 )
 
 
+class ElapsedSeconds(Func):
+    """``end - start`` in seconds, a float, computed by the database itself.
+
+    Django's own datetime subtraction on SQLite calls a Python function per row
+    (with the histogram's bucket counts in SQL, 10k backtests cost 0.6 s a scrape);
+    this stays in SQL. SQLite stores a datetime as text, 'YYYY-MM-DD
+    HH:MM:SS[.ffffff]' in UTC: whole seconds from strftime('%s'), microseconds from
+    the text after the dot, so the difference is exact to the microsecond."""
+
+    output_field = FloatField()
+    arity = 2
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        start, end = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = f"EXTRACT(EPOCH FROM ({end[0]} - {start[0]}))::float8"
+        return sql, (*end[1], *start[1])
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        start, end = (compiler.compile(e) for e in self.get_source_expressions())
+
+        def whole(sql: str) -> str:
+            return f"CAST(strftime('%%s', {sql}) AS INTEGER)"
+
+        def micro(sql: str) -> str:
+            return f"CAST(substr({sql}, 21) AS INTEGER)"
+
+        sql = (
+            f"(({whole(end[0])} - {whole(start[0])}) + "
+            f"({micro(end[0])} - {micro(start[0])}) / 1000000.0)"
+        )
+        params = (*end[1], *start[1], *end[1], *start[1])
+        return sql, params
+
+
 def _duration_histogram(
     name: str,
     documentation: str,
     queryset: Any,
     duration: Any,
     buckets: Sequence[float],
-    *,
-    as_timedelta: bool,
 ) -> HistogramMetricFamily:
-    """Bucket ``duration`` of every row of ``queryset`` by its status (the outcome),
-    in one aggregate query: a count per bucket bound, the total and the sum."""
-    from django.db.models import Count, Q, Sum
+    """Bucket ``duration`` of every row of ``queryset`` by its status (the outcome).
 
-    def bound(seconds: float) -> Any:
-        return timedelta(seconds=seconds) if as_timedelta else seconds
-
-    counts = {
-        f"le{i}": Count("pk", filter=Q(duration__lte=bound(b)))
-        for i, b in enumerate(buckets)
-    }
-    rows = (
-        queryset.alias(duration=duration)
-        .values("status")
-        .annotate(total=Count("pk"), seconds=Sum("duration"), **counts)
-        .order_by("status")
-    )
+    The database computes one duration per row and Python counts them (bisect): a
+    count per bucket in SQL would evaluate the duration once per bucket per row,
+    about ten times slower here (10k backtests: 15 ms against 200 ms)."""
+    counts: dict[str, list[int]] = {}
+    sums: dict[str, float] = {}
+    rows = queryset.values_list("status", duration).iterator(chunk_size=5000)
+    for status, seconds in rows:
+        per_bucket = counts.setdefault(status, [0] * (len(buckets) + 1))
+        per_bucket[bisect_left(buckets, seconds)] += 1
+        sums[status] = sums.get(status, 0.0) + seconds
     histogram = HistogramMetricFamily(name, documentation, labels=["outcome"])
-    for row in rows:
-        seconds = row["seconds"] or 0
-        if isinstance(seconds, timedelta):
-            seconds = seconds.total_seconds()
-        cumulative = [(_label(b), row[f"le{i}"]) for i, b in enumerate(buckets)]
-        cumulative.append(("+Inf", row["total"]))
-        histogram.add_metric([row["status"]], cumulative, float(seconds))
+    for status in sorted(counts):
+        cumulative = list(accumulate(counts[status]))
+        bounds = [*map(_label, buckets), "+Inf"]
+        histogram.add_metric(
+            [status], list(zip(bounds, cumulative, strict=True)), sums[status]
+        )
     return histogram
 
 
 def job_families() -> Iterator[Any]:
-    from django.db.models import DurationField, ExpressionWrapper, F
+    from django.db.models import F
 
     from apps.backtests.models import FINAL_STATUSES, Backtest, Sweep
     from apps.mlmodels.models import TrainingRun
@@ -146,9 +173,8 @@ def job_families() -> Iterator[Any]:
         "aaiti_backtest_duration_seconds",
         "Backtests run by the workers: seconds from claim to result, by outcome",
         finished,
-        ExpressionWrapper(F("finished_at") - F("started_at"), DurationField()),
+        ElapsedSeconds("started_at", "finished_at"),
         BACKTEST_BUCKETS,
-        as_timedelta=True,
     )
     runs = TrainingRun.objects.filter(duration_seconds__isnull=False).order_by()
     yield _duration_histogram(
@@ -157,7 +183,6 @@ def job_families() -> Iterator[Any]:
         runs,
         F("duration_seconds"),
         TRAINING_BUCKETS,
-        as_timedelta=False,
     )
     jobs = GaugeMetricFamily(
         "aaiti_jobs", "Stored jobs by kind and status", labels=["kind", "status"]
