@@ -125,6 +125,10 @@ MIDDLEWARE = [
     "apps.system.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise (static files come precompressed and never reach it), above
+    # everything that writes the body. Django's gzip pads each response with random
+    # bytes against BREACH (since 4.2); WebSockets never pass through it.
+    "django.middleware.gzip.GZipMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -167,6 +171,11 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 # take the write lock at BEGIN, and the 20 s busy timeout makes a second writer wait
 # for it instead of failing with "database is locked".
 SQLITE_PRAGMAS = {
+    # These two take effect only on a new, empty file (before its first table, and
+    # before WAL, which fixes the page size): the file is then created with them.
+    # On an existing file they change nothing. apps/system/maintenance.py.
+    "page_size": "4096",
+    "auto_vacuum": "INCREMENTAL",
     "journal_mode": "WAL",
     "synchronous": "NORMAL",
     "cache_size": "-64000",
@@ -189,6 +198,28 @@ def sqlite_options() -> dict[str, object]:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = sqlite_options()
     DATABASES["default"]["TEST"] = {"NAME": env_str("AAITI_TEST_DB_NAME") or None}
+
+# PostgreSQL: Django's own connection pool (psycopg_pool), one per process: a request,
+# a task or a feed step borrows a connection and gives it back when Django closes it
+# (CONN_MAX_AGE stays 0). DB_POOL_MAX_SIZE=0 turns it off. Celery's prefork children
+# close their pool around each task (Celery's Django fixup), so a forked child never
+# shares a parent's socket. Connections are checked before they are lent, so a
+# restarted PostgreSQL costs no failed request.
+DB_POOL_MIN_SIZE = env_int("DB_POOL_MIN_SIZE", 1)
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 30)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
+    DB_POOL_MAX_SIZE > 0
+):
+    if not 0 <= DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE:
+        raise ImproperlyConfigured("DB_POOL_MIN_SIZE must be 0 to DB_POOL_MAX_SIZE")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": DB_POOL_MIN_SIZE,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+    }
+    # With a pool, Django passes this on as the pool's check of each lent connection.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -244,6 +275,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "backup-database": {
         "task": "apps.system.tasks.backup_database",
         "schedule": crontab(hour=3, minute=17),
+    },
+    "optimize-database": {
+        "task": "apps.system.tasks.optimize_database",
+        "schedule": crontab(hour="*/6", minute=41),
     },
     "mlmodels-score-predictions": {
         "task": "apps.mlmodels.tasks.score_predictions_task",
@@ -368,8 +403,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 if TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# The health probe is served over plain HTTP inside the container network.
-SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
+# The health probe and the Prometheus scrape are plain HTTP inside the container network.
+SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^metrics$"]
 SILENCED_SYSTEM_CHECKS = (
     [] if env_bool("SECURE_HSTS_PRELOAD", False) else ["security.W021"]
 )

@@ -134,6 +134,16 @@ class Backtest(JobFields):
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = _job_constraints("backtests_backtest")
+        # A user's jobs newest first, and by status (tests/system/test_indexes.py).
+        indexes = [
+            models.Index(
+                fields=["owner", "created_at"], name="backtests_bt_owner_created"
+            ),
+            models.Index(
+                fields=["owner", "status", "created_at"],
+                name="backtests_bt_owner_status",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"backtest {self.pk} {self.strategy} {self.symbol} {self.timeframe}"
@@ -179,6 +189,15 @@ class Sweep(JobFields):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["owner", "created_at"], name="backtests_sw_owner_created"
+            ),
+            models.Index(
+                fields=["owner", "status", "created_at"],
+                name="backtests_sw_owner_status",
+            ),
+        ]
         constraints = [
             *_job_constraints("backtests_sweep"),
             models.CheckConstraint(
@@ -207,6 +226,8 @@ class SweepChunk(models.Model):
     results = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Deliveries that claimed the chunk, capped like a backtest's (MAX_ATTEMPTS).
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["sweep", "index"]

@@ -368,7 +368,7 @@ def _describe(job: Backtest | Sweep) -> dict[str, Any]:
     }
 
 
-def _claim(model: type[Backtest] | type[Sweep] | type[SweepChunk], pk: int) -> bool:
+def _claim(model: type[Sweep], pk: int) -> bool:
     now = timezone.now()
     stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     claimable = Q(status=JobStatus.QUEUED) | Q(
@@ -382,43 +382,62 @@ def _claim(model: type[Backtest] | type[Sweep] | type[SweepChunk], pk: int) -> b
     )
 
 
-def _claim_backtest(backtest_id: int, *, redelivered: bool) -> bool:
-    """Queued -> running, counting the attempt. A running claim is taken over when
-    its holder is dead: its message came back (``redelivered``: acknowledged late,
-    a message returns when the worker holding it died, or lost its broker
-    connection, or after the visibility timeout, which outlasts the time limit) or
-    the claim is older than the time limit. Should the holder still be alive (a
-    lost connection), the result is still stored once: only by a conditional
-    update from running. The MAX_ATTEMPTS-th death fails the job."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-    dead = Q(status=JobStatus.RUNNING, started_at__lt=stale)
+def _dead_claim(*, redelivered: bool) -> Q:
+    """Whose running claim may be taken over: any, when the message came back
+    (``redelivered``: acknowledged late, a message returns when the worker holding
+    it died, or lost its broker connection, or after the visibility timeout, which
+    outlasts the time limit); otherwise only a claim older than the time limit."""
     if redelivered:
-        dead = Q(status=JobStatus.RUNNING)
+        return Q(status=JobStatus.RUNNING)
+    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    return Q(status=JobStatus.RUNNING, started_at__lt=stale)
+
+
+def _claim_counted(
+    model: type[Backtest] | type[SweepChunk], pk: int, *, redelivered: bool
+) -> tuple[bool, Any]:
+    """Queued -> running, counting the attempt; a dead holder's claim is taken over
+    while attempts < MAX_ATTEMPTS. Returns (claimed, the worn-out row or None): the
+    row whose MAX_ATTEMPTS-th delivery died, for the caller to fail."""
+    dead = _dead_claim(redelivered=redelivered)
     claimable = Q(status=JobStatus.QUEUED) | (dead & Q(attempts__lt=MAX_ATTEMPTS))
-    claimed = Backtest.objects.filter(claimable, pk=backtest_id).update(
-        status=JobStatus.RUNNING, started_at=now, attempts=F("attempts") + 1
+    claimed = model.objects.filter(claimable, pk=pk).update(
+        status=JobStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
     )
     if claimed:
-        return True
-    worn = Backtest.objects.filter(dead, pk=backtest_id).select_related("owner")
-    backtest = worn.filter(attempts__gte=MAX_ATTEMPTS).first()
-    if backtest is not None:
-        _fail(
-            backtest,
-            f"The worker died {backtest.attempts} times running this job (killed, "
-            "out of memory or crashed); it is not retried again.",
-        )
-    return False
+        return True, None
+    return False, model.objects.filter(dead, pk=pk, attempts__gte=MAX_ATTEMPTS).first()
 
 
-def _die_if_told(backtest_id: int) -> None:
+def _died_message(attempts: int) -> str:
+    return (
+        f"The worker died {attempts} times running this job (killed, out of memory "
+        "or crashed); it is not retried again."
+    )
+
+
+def _claim_backtest(backtest_id: int, *, redelivered: bool) -> bool:
+    """Queued -> running, counting the attempt. A running claim is taken over when
+    its holder is dead (see _dead_claim). Should the holder still be alive (a lost
+    connection), the result is still stored once: only by a conditional update
+    from running. The MAX_ATTEMPTS-th death fails the job."""
+    claimed, worn = _claim_counted(Backtest, backtest_id, redelivered=redelivered)
+    if worn is not None:
+        backtest = Backtest.objects.select_related("owner").get(pk=worn.pk)
+        _fail(backtest, _died_message(backtest.attempts))
+    return claimed
+
+
+def _die_if_told(
+    job_id: int, *, variable: str = "AAITI_TEST_KILL_WORKER_ON_JOB"
+) -> None:
     """Test hook, only under AAITI_TESTING: SIGKILL this process once it has claimed
-    the backtest named by AAITI_TEST_KILL_WORKER_ON_JOB, as the OOM killer would,
-    so tests can make a job that kills every worker that runs it."""
+    the backtest named by AAITI_TEST_KILL_WORKER_ON_JOB (or the sweep chunk named by
+    AAITI_TEST_KILL_WORKER_ON_CHUNK), as the OOM killer would, so tests can make a
+    job that kills every worker that runs it."""
     if not settings.TESTING:
         return
-    if os.environ.get("AAITI_TEST_KILL_WORKER_ON_JOB", "") == str(backtest_id):
+    if os.environ.get(variable, "") == str(job_id):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -732,13 +751,22 @@ def dispatch_sweep(sweep: Sweep) -> None:
     group(run_sweep_chunk_task.s(pk) for pk in ids).apply_async()
 
 
-def run_sweep_chunk(*, chunk_id: int) -> SweepChunk | None:
+def run_sweep_chunk(*, chunk_id: int, redelivered: bool = False) -> SweepChunk | None:
     """Evaluate one chunk's combinations; the last chunk to finish ranks the sweep.
-    None if another delivery has this chunk (or it is gone)."""
-    if not _claim(SweepChunk, chunk_id):
+    None if another delivery has this chunk (or it is gone). Like a backtest, a
+    chunk whose worker died is taken over by its redelivered message and counts an
+    attempt; the MAX_ATTEMPTS-th death fails the chunk and its sweep, so one chunk
+    that kills every worker cannot loop forever."""
+    claimed, worn = _claim_counted(SweepChunk, chunk_id, redelivered=redelivered)
+    if worn is not None:
+        sweep = Sweep.objects.select_related("owner").get(pk=worn.sweep_id)
+        _fail_sweep(sweep, worn, _died_message(worn.attempts))
+        return SweepChunk.objects.filter(pk=chunk_id).first()
+    if not claimed:
         return None
     chunk = SweepChunk.objects.select_related("sweep__asset").get(pk=chunk_id)
     sweep = chunk.sweep
+    _die_if_told(chunk_id, variable="AAITI_TEST_KILL_WORKER_ON_CHUNK")
     if _claim(Sweep, sweep.pk):
         sweep.refresh_from_db()
         push_sweep(sweep)

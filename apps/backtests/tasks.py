@@ -3,9 +3,9 @@
 Both are idempotent: the services claim the job with a conditional update, so a
 redelivered message finds it taken and does nothing. Messages are acknowledged
 late (CELERY_TASK_ACKS_LATE), so a worker that dies mid-run leaves its message to
-be delivered again, with the broker's "redelivered" flag: a backtest's task passes
-the flag on, and the service takes the dead worker's claim over (at most
-services.MAX_ATTEMPTS times).
+be delivered again, with the broker's "redelivered" flag: a backtest's or a sweep
+chunk's task passes the flag on, and the service takes the dead worker's claim over
+(at most services.MAX_ATTEMPTS times; then the job, or the chunk's sweep, fails).
 
 Results live in the database, so Celery keeps none (``ignore_result``): sending a
 task then never subscribes to a result channel, which with Redis down would block
@@ -32,7 +32,10 @@ def run_backtest_task(self: Any, backtest_id: int) -> str | None:
     return backtest.status if backtest else None
 
 
-@shared_task(ignore_result=True, name="apps.backtests.tasks.run_sweep_chunk_task")
-def run_sweep_chunk_task(chunk_id: int) -> str | None:
-    chunk = services.run_sweep_chunk(chunk_id=chunk_id)
+@shared_task(
+    bind=True, ignore_result=True, name="apps.backtests.tasks.run_sweep_chunk_task"
+)
+def run_sweep_chunk_task(self: Any, chunk_id: int) -> str | None:
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    chunk = services.run_sweep_chunk(chunk_id=chunk_id, redelivered=redelivered)
     return chunk.status if chunk else None

@@ -79,7 +79,13 @@ class TradingBot(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["asset", "status"])]
+        indexes = [
+            models.Index(fields=["asset", "status"]),
+            # A user's bots by status, newest first (tests/system/test_indexes.py).
+            models.Index(
+                fields=["owner", "status", "created_at"], name="bots_bot_owner_status"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(fraction__gt=0) & Q(fraction__lte=1),
@@ -186,7 +192,11 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["bot", "status"])]
+        indexes = [
+            models.Index(fields=["bot", "status"]),
+            # A bot's orders newest first, a page at a time, without sorting them all.
+            models.Index(fields=["bot", "created_at"], name="bots_order_bot_created"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["bot", "key"], name="bots_order_key_unique"

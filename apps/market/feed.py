@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.db import close_old_connections
 
 from apps.bots.hooks import on_tick
+from apps.system.collectors import BROADCAST_LATENCY
 from apps.system.metrics import count_tick
 from apps.system.services import get_setting
 
@@ -154,6 +155,8 @@ class Feed:
         self.max_backoff = max_backoff
         self.stats = FeedStats()
         self._pending: dict[str, live.LiveBar] = {}
+        # When the oldest tick not yet broadcast reached the loop, per symbol.
+        self._since: dict[str, float] = {}
         self._last_push: dict[str, float] = {}
 
     def stop(self) -> None:
@@ -227,6 +230,8 @@ class Feed:
         for symbol, bar in list(self._pending.items()):
             if force or now - self._last_push.get(symbol, 0.0) >= 1.0 / BROADCAST_HZ:
                 live.broadcast(self.assets[symbol], bar=bar)
+                since = self._since.pop(symbol, now)
+                BROADCAST_LATENCY.observe(time.monotonic() - since)
                 self._last_push[symbol] = now
                 del self._pending[symbol]
                 self.stats.broadcasts += 1
@@ -256,8 +261,10 @@ class Feed:
             except queue.Empty:
                 tick = None
             if tick is not None:
+                arrived = time.monotonic()
                 try:
                     self._pending[tick.symbol] = self.record(tick)
+                    self._since.setdefault(tick.symbol, arrived)
                 except Exception:  # noqa: BLE001 - one bad tick must not stop the feed
                     self.stats.errors += 1
                     log.exception("recording a %s tick failed", tick.symbol)

@@ -2,8 +2,9 @@
 
 HTTP metrics are counted in this process (the request log middleware observes every
 request). Figures that other processes produce (ticks recorded by the feed, job
-queue depth) are read from Redis at scrape time, so one scrape of any web process
-sees them. Not public: a bearer token (METRICS_TOKEN) or, without one, only the
+queue depth, broadcast latency) are read from Redis, and state (orders, fills, bot
+equity, job durations and outcomes) from the database, at scrape time, so one
+scrape of any web process sees them: collectors.py explains the choice. Not public: a bearer token (METRICS_TOKEN) or, without one, only the
 addresses in METRICS_ALLOWED_IPS.
 """
 
@@ -20,6 +21,8 @@ from django.http import HttpRequest, HttpResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from .collectors import StateCollector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
@@ -102,6 +105,7 @@ def queue_depths() -> dict[str, int]:
 
 
 REGISTRY.register(SharedCollector())
+REGISTRY.register(StateCollector())
 
 
 def allowed(request: HttpRequest) -> bool:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from apps.audit.models import AuditLog
 from apps.backtests import services, sweep, tasks
 from apps.backtests.engine import BacktestConfig, run_backtest
 from apps.backtests.metrics import compute_metrics
-from apps.backtests.models import Sweep
+from apps.backtests.models import Sweep, SweepChunk
 from apps.backtests.services import BacktestRequestError, JobRequest
 from apps.backtests.strategies import get_strategy
 from tests.backtests.helpers import json_close
@@ -197,3 +198,79 @@ def test_a_sweep_deleted_while_it_runs_is_left_alone(alice: Any, btc: Any) -> No
     services.delete_sweep(sweep=created, actor=alice)
     assert tasks.run_sweep_chunk_task(chunk.pk) is None
     assert not Sweep.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_dead_workers_chunk_is_taken_over_by_its_redelivery(
+    alice: Any, btc: Any
+) -> None:
+    created = services.create_sweep(
+        owner=alice, req=job(), grid={"fast": FAST}, enqueue=False
+    )
+    chunk = created.chunks.get()
+    # Claimed a moment ago by a worker that then died: a fresh delivery of another
+    # message leaves it alone, the redelivered message takes it over.
+    SweepChunk.objects.filter(pk=chunk.pk).update(
+        status="running", started_at=timezone.now(), attempts=1
+    )
+    assert services.run_sweep_chunk(chunk_id=chunk.pk) is None
+    done = services.run_sweep_chunk(chunk_id=chunk.pk, redelivered=True)
+    assert done is not None and done.status == "succeeded" and done.attempts == 2
+    assert Sweep.objects.get(pk=created.pk).status == "succeeded"
+
+
+class WorkerDied(BaseException):
+    """Stands in for SIGKILL: nothing after the claim runs, nothing is cleaned up."""
+
+
+@pytest.mark.django_db
+def test_a_chunk_that_kills_its_worker_max_attempts_times_fails_the_sweep(
+    alice: Any, btc: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(services, "SWEEP_CHUNK_SIZE", 3)
+    created = services.create_sweep(
+        owner=alice, req=job(), grid={"fast": FAST, "slow": SLOW[:2]}, enqueue=False
+    )
+    poison, *others = list(created.chunks.order_by("index"))
+
+    def die(job_id: int, *, variable: str = "") -> None:
+        if job_id == poison.pk:
+            raise WorkerDied
+
+    monkeypatch.setattr(services, "_die_if_told", die)
+    # The first delivery and two redeliveries each claim the chunk and die.
+    for attempt in range(1, services.MAX_ATTEMPTS + 1):
+        with pytest.raises(WorkerDied):
+            services.run_sweep_chunk(chunk_id=poison.pk, redelivered=attempt > 1)
+        row = SweepChunk.objects.get(pk=poison.pk)
+        assert (row.status, row.attempts) == ("running", attempt)
+    # The next redelivery finds the cap reached: the chunk and its sweep fail, once.
+    failed = services.run_sweep_chunk(chunk_id=poison.pk, redelivered=True)
+    assert failed is not None and (failed.status, failed.attempts) == ("failed", 3)
+    sweep_row = Sweep.objects.get(pk=created.pk)
+    assert sweep_row.status == "failed"
+    assert sweep_row.error.startswith("The worker died 3 times running this job")
+    assert services.run_sweep_chunk(chunk_id=poison.pk, redelivered=True) is None
+    assert [tasks.run_sweep_chunk_task(c.pk) for c in others] == ["failed", "failed"]
+    assert AuditLog.objects.filter(action="sweep.failed").count() == 1
+    assert not AuditLog.objects.filter(action="sweep.succeeded").exists()
+
+
+@pytest.mark.django_db
+def test_the_chunk_task_passes_the_brokers_redelivered_flag(
+    alice: Any, btc: Any, monkeypatch: Any
+) -> None:
+    seen: list[tuple[int, bool]] = []
+
+    def fake(*, chunk_id: int, redelivered: bool = False) -> None:
+        seen.append((chunk_id, redelivered))
+
+    monkeypatch.setattr(services, "run_sweep_chunk", fake)
+    tasks.run_sweep_chunk_task.apply(args=[7])
+    task = tasks.run_sweep_chunk_task
+    task.push_request(delivery_info={"redelivered": True})
+    try:
+        task.run(8)
+    finally:
+        task.pop_request()
+    assert seen == [(7, False), (8, True)]

@@ -365,3 +365,58 @@ def test_run_py_stops_every_process_on_sigterm(
     assert "SIGKILL" not in text and "Traceback" not in text, text[-3000:]
     assert "Warm shutdown" in text, text[-3000:]  # the worker stopped consuming
     print(f"run.py and {len(tree)} children gone {took:.1f} s after SIGTERM")
+
+
+SWEEP = """
+import json
+from datetime import UTC, datetime
+from apps.accounts.models import User
+from apps.backtests import services
+from apps.backtests.services import JobRequest
+user = User.objects.get(email={email!r})
+req = JobRequest(symbol="BTC-USD", timeframe="1h", strategy="sma_cross",
+                 start=datetime(2019, 1, 1, tzinfo=UTC),
+                 end=datetime(2019, 3, 1, tzinfo=UTC))
+sweep = services.create_sweep(owner=user, req=req,
+                              grid={{"fast": "5:14:1", "slow": "30:39:1"}})
+chunks = sweep.chunks.order_by("index").values_list("pk", flat=True)
+print(json.dumps([sweep.pk, *chunks]))
+"""
+
+
+def test_a_sweep_chunk_that_kills_every_worker_fails_the_sweep_after_three_attempts(
+    private_redis: PrivateRedis,
+    db_file: Path,
+    tmp_path: Path,
+    spawned: list[subprocess.Popen[bytes]],
+) -> None:
+    import json
+
+    from .conftest import manage, query
+
+    env = base_env(tmp_path, private_redis.url, db_file)
+    out = manage("shell", "-c", SWEEP.format(email=EMAIL), env=env)
+    sweep_id, poison, *others = json.loads(out.strip().splitlines()[-1])
+    assert others, "the grid should make at least two chunks"
+    # As above, for a chunk: the pool process that claims it SIGKILLs itself.
+    env["AAITI_TEST_KILL_WORKER_ON_CHUNK"] = str(poison)
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log, name="prefork", pool="prefork", spawned=spawned)
+
+    def sweep_state() -> tuple[str, str]:
+        return query(db_file, "SELECT status, error FROM backtests_sweep")[0]
+
+    try:
+        wait_for(lambda: sweep_state()[0] == "failed", 90, "the sweep to fail")
+    finally:
+        stop_process(worker)
+    status, error = sweep_state()
+    assert error.startswith("The worker died 3 times running this job"), error
+    chunk = query(
+        db_file,
+        "SELECT status, attempts FROM backtests_sweepchunk WHERE id = ?",
+        poison,
+    )[0]
+    assert chunk == ("failed", 3), log.read_text()
+    assert audit_counts(db_file, "sweep.failed") == {sweep_id: 1}
+    assert log.read_text().count("WorkerLostError") >= 3

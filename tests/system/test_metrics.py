@@ -56,3 +56,48 @@ def test_metrics_count_requests_latency_errors_and_shared_figures(
         if line.startswith("aaiti_feed_last_tick_age")
     ]
     assert 0 <= float(age[0].split()[-1]) < 30
+
+
+def test_shared_histogram_buckets_sum_and_count_by_hand(
+    client: Any, settings: Any
+) -> None:
+    from apps.system.collectors import BROADCAST_LATENCY
+    from tests.system.scrape import buckets, scrape, value
+
+    for seconds in (0.003, 0.02, 0.02, 7.0):
+        BROADCAST_LATENCY.observe(seconds)
+    samples = scrape(client, settings)
+    name = BROADCAST_LATENCY.name
+    counts = buckets(samples, name)
+    assert counts["0.001"] == 0 and counts["0.0025"] == 0 and counts["0.005"] == 1
+    assert counts["0.01"] == 1 and counts["0.025"] == 3 and counts["2.5"] == 3
+    assert counts["+Inf"] == 4 == value(samples, f"{name}_count")
+    assert value(samples, f"{name}_sum") == pytest.approx(7.043)
+
+
+def test_the_feed_records_each_broadcasts_latency(
+    client: Any, settings: Any, monkeypatch: Any
+) -> None:
+    import time
+
+    from apps.market.feed import Feed
+    from apps.market.models import Asset
+    from apps.market.services import Bar, upsert_candles
+    from apps.system.collectors import BROADCAST_LATENCY
+    from tests.market.test_feed import ROWS, replay_stream
+    from tests.system.scrape import buckets, scrape, value
+
+    monkeypatch.setattr("apps.market.feed.on_tick", lambda *, asset, tick: 0)
+    btc = Asset.objects.create(symbol="BTC-USD", base="BTC", quote="USD")
+    upsert_candles(asset=btc, timeframe="1h", bars=[Bar(*r) for r in ROWS])
+    started = time.monotonic()
+    stats = Feed([replay_stream(btc)]).run(max_ticks=8)
+    elapsed = time.monotonic() - started
+    samples = scrape(client, settings)
+    name = BROADCAST_LATENCY.name
+    # One observation per broadcast, each no longer than the whole run.
+    assert stats.broadcasts >= 1
+    assert value(samples, f"{name}_count") == stats.broadcasts
+    total = value(samples, f"{name}_sum")
+    assert 0 < total <= stats.broadcasts * elapsed
+    assert buckets(samples, name)["+Inf"] == stats.broadcasts
