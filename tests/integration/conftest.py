@@ -216,6 +216,47 @@ def create_backtests(env: dict[str, str], count: int) -> list[int]:
     return json.loads(out.strip().splitlines()[-1])
 
 
+TRAIN = """
+import json
+from apps.accounts.models import User
+from apps.mlmodels import services
+user = User.objects.get(email={email!r})
+ids = []
+for i in range({count}):
+    spec = services.ModelSpec(
+        name=f"arima {{i}}", algorithm="arima", symbol="BTC-USD", timeframe="1h",
+        params={params!r}, horizon=24, folds={folds}, max_train_bars={bars},
+    )
+    model = services.create_model(owner=user, spec=spec)
+    ids.append(services.start_training(model=model, actor=user).pk)
+print(json.dumps(ids))
+"""
+
+
+def create_trainings(
+    env: dict[str, str],
+    count: int,
+    *,
+    params: dict[str, Any] | None = None,
+    folds: int = 8,
+    bars: int = 4000,
+) -> list[int]:
+    """Create ``count`` ARIMA models of BTC-USD 1h and queue (through the service,
+    so on the training queue) one training run of each; return the run ids."""
+    code = TRAIN.format(
+        email=EMAIL, count=count, params=params or {}, folds=folds, bars=bars
+    )
+    return json.loads(manage("shell", "-c", code, env=env).strip().splitlines()[-1])
+
+
+def runs(db: Path) -> dict[int, tuple[str, str, int, str]]:
+    """Every training run: id -> (status, error, attempts, progress)."""
+    rows = query(
+        db, "SELECT id, status, error, attempts, progress FROM mlmodels_trainingrun"
+    )
+    return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+
 # --- processes --------------------------------------------------------------------
 
 
@@ -235,17 +276,19 @@ def start_worker(
     name: str,
     pool: str = "solo",
     config: dict[str, Any] | None = None,
+    queues: str = "backtests,default",
     spawned: list[subprocess.Popen[bytes]],
 ) -> subprocess.Popen[bytes]:
-    """A Celery worker on the backtests and default queues; ``config`` goes to
-    Celery's command-line settings (after ``--``), e.g. broker transport options."""
+    """A Celery worker on ``queues`` (the backtests and default queues unless
+    told); ``config`` goes to Celery's command-line settings (after ``--``), e.g.
+    broker transport options."""
     extra: list[str] = []
     for key, value in (config or {}).items():
         extra.append(f"{key}=(json){json.dumps(value)}")
     process = subprocess.Popen(
         [
             *(PYTHON, "-m", "celery", "-A", "aaiti", "worker"),
-            *("-Q", "backtests,default", "--pool", pool, "--concurrency", "1"),
+            *("-Q", queues, "--pool", pool, "--concurrency", "1"),
             *("--loglevel", "INFO", "-n", f"{name}@%h"),
             *("--without-gossip", "--without-mingle", "--without-heartbeat"),
             *(["--", *extra] if extra else []),
