@@ -4,7 +4,10 @@ Each provider stream runs in its own thread and puts ticks on one queue; the mai
 loop records every tick (latest price and forming bar in the shared cache; live ticks
 also update the stored 1m candle), calls the bots' hook, and broadcasts at most
 ``BROADCAST_HZ`` fragments per second per symbol (the latest price wins). Provider
-failures back off and reconnect; SIGTERM stops the loop cleanly.
+failures back off and reconnect; a symbol without a fresh price for
+``FEED_STALE_SECONDS`` is reported stale (health, pages) and its running bots are
+told (``bots.stale``). SIGTERM stops the loop cleanly: the tick being recorded is
+finished and the ticks already received are recorded before the process exits.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ log = logging.getLogger("aaiti.feed")
 BROADCAST_HZ = 4.0
 LIVE_TIMEFRAME = "1m"
 REPLAY_CURSOR_KEY = "market:replay:cursor:{symbol}"
+STALE_RETELL = 30.0  # seconds between two stale notes to a symbol's running bots
 
 
 @dataclass
@@ -121,7 +125,12 @@ def coingecko_streams(assets: list[Asset], *, interval: float) -> list[Stream]:
         calls_per_minute=settings.COINGECKO_CALLS_PER_MINUTE,
         base_url=settings.COINGECKO_BASE_URL or None,
     )
-    provider = CoinGeckoProvider(client, coins, interval=max(interval, 10.0))
+    provider = CoinGeckoProvider(
+        client,
+        coins,
+        interval=max(interval, float(settings.COINGECKO_MIN_POLL_SECONDS)),
+        max_backoff=60.0,
+    )
     return [
         Stream(
             "coingecko",
@@ -155,6 +164,10 @@ class Feed:
         self.stats = FeedStats()
         self._pending: dict[str, live.LiveBar] = {}
         self._last_push: dict[str, float] = {}
+        # When each symbol's latest price was observed (its tick's time), and when
+        # its running bots were last told it is stale (monotonic seconds).
+        self._seen: dict[str, datetime] = {}
+        self._told_stale: dict[str, float] = {}
 
     def stop(self) -> None:
         self.stopping.set()
@@ -216,6 +229,7 @@ class Feed:
                 (tick.bar_time, tick.tick_index),
                 timeout=None,
             )
+        self._seen[tick.symbol] = tick.time
         on_tick(asset=asset, tick=tick)
         count_tick()
         self.stats.ticks += 1
@@ -232,21 +246,58 @@ class Feed:
                 self.stats.broadcasts += 1
 
     def heartbeat(self) -> None:
+        now = datetime.now(UTC)
+        limit = timedelta(seconds=settings.FEED_STALE_SECONDS)
         cache.set(
             live.HEARTBEAT_KEY,
             {
-                "time": datetime.now(UTC),
+                "time": now,
                 "ticks": self.stats.ticks,
                 "provider": get_setting("market_data_provider"),
+                "last_tick": max(self._seen.values(), default=None),
+                "stale_symbols": sorted(
+                    s for s, seen in self._seen.items() if now - seen > limit
+                ),
             },
             timeout=None,
         )
+
+    def check_stale(self) -> None:
+        """For each symbol whose latest price is older than FEED_STALE_SECONDS:
+        tell its running bots (again every STALE_RETELL seconds, for bots started
+        meanwhile) and push its fragment once, so open pages show it stale."""
+        from apps.bots.engine import running_bots
+        from apps.bots.stale import note_stale
+
+        now, clock = datetime.now(UTC), time.monotonic()
+        for symbol, seen in self._seen.items():
+            if (now - seen).total_seconds() <= settings.FEED_STALE_SECONDS:
+                self._told_stale.pop(symbol, None)
+                continue
+            told = self._told_stale.get(symbol)
+            if told is not None and clock - told < STALE_RETELL:
+                continue
+            asset = self.assets[symbol]
+            note_stale(bots=running_bots(asset.pk), symbol=symbol, price_time=seen)
+            if told is None:
+                self._pending.pop(symbol, None)
+                live.broadcast(asset, bar=None)
+                log.warning("%s: no fresh price since %s", symbol, seen.isoformat())
+            self._told_stale[symbol] = clock
+
+    def _start_clock(self) -> None:
+        """A fresh start is given FEED_STALE_SECONDS to deliver each symbol's
+        first price before it counts as stale."""
+        now = datetime.now(UTC)
+        for symbol in self.assets:
+            self._seen.setdefault(symbol, now)
 
     def run(self, *, max_ticks: int | None = None) -> FeedStats:
         threads = [
             threading.Thread(target=self._pump, args=(s,), name=s.name, daemon=True)
             for s in self.streams
         ]
+        self._start_clock()
         for thread in threads:
             thread.start()
         last_beat = 0.0
@@ -256,23 +307,40 @@ class Feed:
             except queue.Empty:
                 tick = None
             if tick is not None:
-                try:
-                    self._pending[tick.symbol] = self.record(tick)
-                except Exception:  # noqa: BLE001 - one bad tick must not stop the feed
-                    self.stats.errors += 1
-                    log.exception("recording a %s tick failed", tick.symbol)
-                    close_old_connections()
+                self._record_safely(tick)
             self.flush()
             if time.monotonic() - last_beat > 1.0:
                 self.heartbeat()
+                try:
+                    self.check_stale()
+                except Exception:  # noqa: BLE001 - a note must not stop the feed
+                    log.exception("telling the bots of a stale price failed")
+                    close_old_connections()
                 last_beat = time.monotonic()
             if max_ticks is not None and self.stats.ticks >= max_ticks:
                 self.stop()
-        self.flush(force=True)
-        self.heartbeat()
+                max_ticks = -1  # stopped by the count: nothing more is recorded
+        # Stopped (SIGTERM): the tick being recorded was finished first (the signal
+        # only sets the flag); the providers stop, and the ticks they had already
+        # handed over are recorded, so none received is lost.
         for thread in threads:
             thread.join(timeout=5)
+        while max_ticks != -1:
+            try:
+                self._record_safely(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        self.flush(force=True)
+        self.heartbeat()
         return self.stats
+
+    def _record_safely(self, tick: Tick) -> None:
+        try:
+            self._pending[tick.symbol] = self.record(tick)
+        except Exception:  # noqa: BLE001 - one bad tick must not stop the feed
+            self.stats.errors += 1
+            log.exception("recording a %s tick failed", tick.symbol)
+            close_old_connections()
 
 
 _FINEST: dict[int, str] = {}
@@ -285,13 +353,20 @@ def finest_cached(asset: Asset) -> str:
 
 
 def feed_status() -> dict[str, Any]:
-    """For /api/health: how old the last tick is."""
+    """For /api/health: how old the newest price is (the time its tick was
+    observed), stale past FEED_STALE_SECONDS, and which symbols are stale. A
+    feed process that stopped beating is stale too."""
     beat = cache.get(live.HEARTBEAT_KEY)
     if not beat:
         return {"status": "absent"}
-    age = (datetime.now(UTC) - beat["time"]).total_seconds()
+    now = datetime.now(UTC)
+    alive = (now - beat["time"]).total_seconds()
+    last_tick = beat.get("last_tick")
+    age = max(alive, (now - last_tick).total_seconds()) if last_tick else alive
+    stale = age >= settings.FEED_STALE_SECONDS or bool(beat.get("stale_symbols"))
     return {
-        "status": "ok" if age < settings.FEED_STALE_SECONDS else "stale",
+        "status": "stale" if stale else "ok",
         "age_seconds": round(age, 1),
         "provider": beat.get("provider"),
+        "stale_symbols": beat.get("stale_symbols", []),
     }

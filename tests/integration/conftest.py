@@ -402,3 +402,34 @@ def start_web(
     )
     assert process.poll() is None, log.read_text()
     return process, base
+
+
+def start_feed(
+    env: dict[str, str], log: Path, *, spawned: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
+    """``manage.py run_feed`` as the Procfile runs it; waits for its first line."""
+    process = subprocess.Popen(
+        [PYTHON, "manage.py", "run_feed"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    spawned.append(process)
+    wait_for(
+        lambda: b"run_feed: " in log.read_bytes() or process.poll() is not None,
+        60,
+        "the feed to start",
+    )
+    assert process.poll() is None, log.read_text()
+    return process
+
+
+def set_settings(env: dict[str, str], **values: Any) -> None:
+    """System settings (the admin's table), written before the processes start."""
+    code = (
+        "from apps.system.models import Setting\n"
+        f"for k, v in {values!r}.items():\n"
+        "    Setting.objects.update_or_create(key=k, defaults={'value': v})\n"
+    )
+    manage("shell", "-c", code, env=env)

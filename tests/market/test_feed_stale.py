@@ -1,0 +1,100 @@
+"""A feed whose provider stops delivering: the symbol turns stale after
+FEED_STALE_SECONDS in health, the price API and the markets page (the feed loop
+itself still beating), running bots are told, and one fresh tick clears it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from apps.bots import stale
+from apps.bots.models import JournalEntry
+from apps.market.feed import Feed, Stream, feed_status
+from apps.market.models import Asset
+from apps.market.providers.base import ProviderUnavailable, Tick
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _limit(settings: Any) -> None:
+    settings.FEED_STALE_SECONDS = 30
+    stale._NOTED.clear()  # noqa: SLF001
+
+
+def failing(stop: Any) -> Any:
+    raise ProviderUnavailable("CoinGecko is unavailable (HTTP 500)")
+
+
+@pytest.fixture
+def btc() -> Asset:
+    from tests.bots.conftest import make_asset
+
+    return make_asset()
+
+
+def test_a_silent_provider_turns_the_price_stale_everywhere(
+    btc: Asset, alice: Any, client: Client
+) -> None:
+    from tests.bots.conftest import make_bot, run
+
+    bot = run(make_bot(alice))
+    feed = Feed([Stream("coingecko", failing, {"BTC-USD": btc})])
+    feed._start_clock()  # noqa: SLF001
+    fresh = datetime.now(UTC) - timedelta(seconds=5)
+    feed.record(Tick("BTC-USD", Decimal("9000.5"), fresh, "live"))
+    feed.heartbeat()
+    assert feed_status()["status"] == "ok"
+    client.force_login(alice)
+    quote = client.get("/api/market/assets/BTC-USD/price/").json()
+    assert quote["source"] == "live" and quote["stale"] is False
+
+    # 40 s later nothing new has come: the loop still beats, the price is stale.
+    old = datetime.now(UTC) - timedelta(seconds=40)
+    feed._seen["BTC-USD"] = old  # noqa: SLF001 - as if the tick was 40 s ago
+    from apps.market.prices import store_tick
+
+    store_tick(asset_id=btc.pk, price=9000.5, time=old, source="live")
+    feed.heartbeat()
+    feed.check_stale()
+    status = feed_status()
+    assert status["status"] == "stale" and status["stale_symbols"] == ["BTC-USD"]
+    assert 39 < status["age_seconds"] < 60
+    health = client.get("/api/health")
+    assert health.status_code == 200 and health.json()["status"] == "degraded"
+    quote = client.get("/api/market/assets/BTC-USD/price/").json()
+    assert quote["stale"] is True and quote["price"] == 9000.5
+    assert "stale since" in client.get("/markets/").content.decode()
+    (note,) = JournalEntry.objects.filter(bot=bot, inputs__stale_price=True)
+    assert "No order is placed or filled" in note.message
+    feed.check_stale()  # within STALE_RETELL: nothing more
+    assert (
+        JournalEntry.objects.filter(bot=bot, inputs__has_key="stale_price").count() == 1
+    )
+
+    # The provider answers again: one fresh tick clears it all.
+    feed.record(Tick("BTC-USD", Decimal("9010"), datetime.now(UTC), "live"))
+    feed.heartbeat()
+    feed.check_stale()
+    assert feed_status()["status"] == "ok" and feed_status()["stale_symbols"] == []
+    assert client.get("/api/market/assets/BTC-USD/price/").json()["stale"] is False
+    assert JournalEntry.objects.filter(bot=bot, inputs__stale_price=False).count() == 1
+
+
+def test_a_feed_that_stopped_beating_is_stale(btc: Asset) -> None:
+    from django.core.cache import cache
+
+    from apps.market.live import HEARTBEAT_KEY
+
+    now = datetime.now(UTC)
+    cache.set(
+        HEARTBEAT_KEY,
+        {"time": now - timedelta(minutes=5), "last_tick": now - timedelta(minutes=5)},
+    )
+    assert feed_status()["status"] == "stale"
+    cache.set(HEARTBEAT_KEY, {"time": now, "last_tick": now - timedelta(seconds=2)})
+    assert feed_status()["status"] == "ok"
