@@ -230,7 +230,8 @@ async def measure(
 
     print(
         f"\n{args.users} concurrent users, {args.duration:.0f} s per endpoint, one "
-        f"daphne process, {os.cpu_count()} CPUs (load generator on the same machine)"
+        f"daphne process, {os.cpu_count()} CPUs (load generator on the same machine; "
+        f"load average now {os.getloadavg()[0]:.1f})"
     )
     print(
         f"{'endpoint':<34} {'requests':>8} {'req/s':>7} {'p50 ms':>7} "

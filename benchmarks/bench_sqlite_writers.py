@@ -255,7 +255,8 @@ def main() -> None:
     print(
         f"\n{args.writers} writers: {row['per_s'] / ref['per_s']:.2f}x the writes/s "
         f"of one, p99 write wait {row['p99'] / ref['p99']:.1f}x; "
-        f'"database is locked" errors: {many["locked"] + single["locked"]}'
+        f'"database is locked" errors: {many["locked"] + single["locked"]} '
+        f"(load average {os.getloadavg()[0]:.1f})"
     )
 
 

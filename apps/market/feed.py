@@ -47,6 +47,9 @@ class Stream:
     name: str
     open: Callable[[Callable[[], bool]], Iterator[Tick]]
     assets: dict[str, Asset]
+    # A live source: its prices can go stale. Replay ticks are made from stored
+    # bars as they are sent (at any replay speed), so only a dead feed is stale.
+    live: bool = False
 
 
 @dataclass
@@ -136,6 +139,7 @@ def coingecko_streams(assets: list[Asset], *, interval: float) -> list[Stream]:
             "coingecko",
             lambda stop: provider.stream(stop=stop),
             {a.symbol: a for a in assets if a.symbol in coins},
+            live=True,
         )
     ]
 
@@ -164,8 +168,8 @@ class Feed:
         self.stats = FeedStats()
         self._pending: dict[str, live.LiveBar] = {}
         self._last_push: dict[str, float] = {}
-        # When each symbol's latest price was observed (its tick's time), and when
-        # its running bots were last told it is stale (monotonic seconds).
+        # When each live symbol's latest price was observed (its tick's time), and
+        # when its running bots were last told it is stale (monotonic seconds).
         self._seen: dict[str, datetime] = {}
         self._told_stale: dict[str, float] = {}
 
@@ -229,7 +233,8 @@ class Feed:
                 (tick.bar_time, tick.tick_index),
                 timeout=None,
             )
-        self._seen[tick.symbol] = tick.time
+        if tick.source == "live":
+            self._seen[tick.symbol] = tick.time
         on_tick(asset=asset, tick=tick)
         count_tick()
         self.stats.ticks += 1
@@ -246,18 +251,13 @@ class Feed:
                 self.stats.broadcasts += 1
 
     def heartbeat(self) -> None:
-        now = datetime.now(UTC)
-        limit = timedelta(seconds=settings.FEED_STALE_SECONDS)
         cache.set(
             live.HEARTBEAT_KEY,
             {
-                "time": now,
+                "time": datetime.now(UTC),
                 "ticks": self.stats.ticks,
                 "provider": get_setting("market_data_provider"),
-                "last_tick": max(self._seen.values(), default=None),
-                "stale_symbols": sorted(
-                    s for s, seen in self._seen.items() if now - seen > limit
-                ),
+                "seen": dict(self._seen),  # live symbols: when last priced
             },
             timeout=None,
         )
@@ -289,8 +289,10 @@ class Feed:
         """A fresh start is given FEED_STALE_SECONDS to deliver each symbol's
         first price before it counts as stale."""
         now = datetime.now(UTC)
-        for symbol in self.assets:
-            self._seen.setdefault(symbol, now)
+        for stream in self.streams:
+            if stream.live:
+                for symbol in stream.assets:
+                    self._seen.setdefault(symbol, now)
 
     def run(self, *, max_ticks: int | None = None) -> FeedStats:
         threads = [
@@ -353,20 +355,24 @@ def finest_cached(asset: Asset) -> str:
 
 
 def feed_status() -> dict[str, Any]:
-    """For /api/health: how old the newest price is (the time its tick was
-    observed), stale past FEED_STALE_SECONDS, and which symbols are stale. A
-    feed process that stopped beating is stale too."""
+    """For /api/health: how old the newest live price is (the time its tick was
+    observed; the heartbeat's own age for a replay), stale past
+    FEED_STALE_SECONDS, and which live symbols are stale. A feed process that
+    stopped beating is stale too."""
     beat = cache.get(live.HEARTBEAT_KEY)
     if not beat:
         return {"status": "absent"}
-    now = datetime.now(UTC)
-    alive = (now - beat["time"]).total_seconds()
-    last_tick = beat.get("last_tick")
-    age = max(alive, (now - last_tick).total_seconds()) if last_tick else alive
-    stale = age >= settings.FEED_STALE_SECONDS or bool(beat.get("stale_symbols"))
+    now, limit = datetime.now(UTC), settings.FEED_STALE_SECONDS
+    seen: dict[str, datetime] = beat.get("seen") or {}
+    age = (now - beat["time"]).total_seconds()
+    if seen:
+        age = max(age, (now - max(seen.values())).total_seconds())
+    stale_symbols = sorted(
+        s for s, t in seen.items() if (now - t).total_seconds() > limit
+    )
     return {
-        "status": "stale" if stale else "ok",
+        "status": "stale" if age > limit or stale_symbols else "ok",
         "age_seconds": round(age, 1),
         "provider": beat.get("provider"),
-        "stale_symbols": beat.get("stale_symbols", []),
+        "stale_symbols": stale_symbols,
     }

@@ -43,7 +43,7 @@ def test_a_silent_provider_turns_the_price_stale_everywhere(
     from tests.bots.conftest import make_bot, run
 
     bot = run(make_bot(alice))
-    feed = Feed([Stream("coingecko", failing, {"BTC-USD": btc})])
+    feed = Feed([Stream("coingecko", failing, {"BTC-USD": btc}, live=True)])
     feed._start_clock()  # noqa: SLF001
     fresh = datetime.now(UTC) - timedelta(seconds=5)
     feed.record(Tick("BTC-USD", Decimal("9000.5"), fresh, "live"))
@@ -91,10 +91,27 @@ def test_a_feed_that_stopped_beating_is_stale(btc: Asset) -> None:
     from apps.market.live import HEARTBEAT_KEY
 
     now = datetime.now(UTC)
-    cache.set(
-        HEARTBEAT_KEY,
-        {"time": now - timedelta(minutes=5), "last_tick": now - timedelta(minutes=5)},
-    )
+    two = now - timedelta(seconds=2)
+    cache.set(HEARTBEAT_KEY, {"time": now - timedelta(minutes=5), "seen": {}})
     assert feed_status()["status"] == "stale"
-    cache.set(HEARTBEAT_KEY, {"time": now, "last_tick": now - timedelta(seconds=2)})
+    cache.set(HEARTBEAT_KEY, {"time": now, "seen": {"BTC-USD": two}})
     assert feed_status()["status"] == "ok"
+    # One live symbol silent past the limit is enough, even if another is fresh.
+    old = now - timedelta(seconds=31)
+    cache.set(HEARTBEAT_KEY, {"time": now, "seen": {"BTC-USD": two, "ETH-USD": old}})
+    assert feed_status()["stale_symbols"] == ["ETH-USD"]
+    assert feed_status()["status"] == "stale"
+
+
+def test_a_slow_replay_is_never_stale_while_the_feed_beats(
+    btc: Asset, settings: Any
+) -> None:
+    # One replayed hour an hour: ticks ten minutes apart are the replay's pace.
+    feed = Feed([Stream("replay:BTC-USD", failing, {"BTC-USD": btc})])
+    feed._start_clock()  # noqa: SLF001
+    long_ago = datetime.now(UTC) - timedelta(minutes=10)
+    feed.record(
+        Tick("BTC-USD", Decimal("9000"), long_ago, "replay", long_ago, tick_index=0)
+    )
+    feed.heartbeat()
+    assert feed_status()["status"] == "ok" and feed_status()["stale_symbols"] == []
