@@ -172,6 +172,7 @@ class Feed:
         # when its running bots were last told it is stale (monotonic seconds).
         self._seen: dict[str, datetime] = {}
         self._told_stale: dict[str, float] = {}
+        self._failing = False
 
     def stop(self) -> None:
         self.stopping.set()
@@ -310,15 +311,11 @@ class Feed:
                 tick = None
             if tick is not None:
                 self._record_safely(tick)
-            self.flush()
+            self._guarded(self.flush)
             if time.monotonic() - last_beat > 1.0:
-                self.heartbeat()
-                try:
-                    self.check_stale()
-                except Exception:  # noqa: BLE001 - a note must not stop the feed
-                    log.exception("telling the bots of a stale price failed")
-                    close_old_connections()
                 last_beat = time.monotonic()
+                self._guarded(self.heartbeat)
+                self._guarded(self.check_stale)
             if max_ticks is not None and self.stats.ticks >= max_ticks:
                 self.stop()
                 max_ticks = -1  # stopped by the count: nothing more is recorded
@@ -332,16 +329,34 @@ class Feed:
                 self._record_safely(self.queue.get_nowait())
             except queue.Empty:
                 break
-        self.flush(force=True)
-        self.heartbeat()
+        self._guarded(lambda: self.flush(force=True))
+        self._guarded(self.heartbeat)
         return self.stats
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """Broadcasts, heartbeat and stale notes need Redis: while it is down they
+        fail (logged once per outage, counted) and the feed goes on, since honcho
+        stops every process of ``make run`` when one exits."""
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - Redis down must not stop the feed
+            self.stats.errors += 1
+            if not self._failing:
+                log.exception("the feed cannot reach Redis or the database; retrying")
+            self._failing = True
+            close_old_connections()
+        else:
+            if self._failing:
+                log.warning("the feed reaches Redis again")
+            self._failing = False
 
     def _record_safely(self, tick: Tick) -> None:
         try:
             self._pending[tick.symbol] = self.record(tick)
         except Exception:  # noqa: BLE001 - one bad tick must not stop the feed
             self.stats.errors += 1
-            log.exception("recording a %s tick failed", tick.symbol)
+            if not self._failing:  # during an outage, once
+                log.exception("recording a %s tick failed", tick.symbol)
             close_old_connections()
 
 

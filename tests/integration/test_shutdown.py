@@ -7,6 +7,7 @@ nothing it was doing is left half-done.
   sets a flag), every filled order has exactly one fill, the position is the sum
   of its fills; a restarted feed resumes where it stopped and decides no bar twice.
 * Beat exits 0 and leaves a schedule file the next beat opens without complaint.
+* Redis stopped under a running feed: the feed stays up and beats again after.
 """
 
 from __future__ import annotations
@@ -164,3 +165,28 @@ def test_beat_stops_on_sigterm_and_its_schedule_survives(
     text = log.read_text()
     assert "corrupted" not in text.lower() and "Traceback" not in text, text[-3000:]
     assert schedule.parent == tmp_path
+
+
+def test_feed_outlives_a_redis_outage(
+    private_redis: PrivateRedis,
+    db_file: Path,
+    tmp_path: Path,
+    spawned: list[subprocess.Popen[bytes]],
+) -> None:
+    """Redis stopped for 10 s under a running feed: the feed process stays up
+    (honcho would stop every process if it exited) and beats again after."""
+    env = base_env(tmp_path, private_redis.url, db_file)
+    set_settings(env, market_data_provider="replay", feed_interval_seconds=0.5)
+    log = tmp_path / "feed.log"
+    feed = start_feed(env, log, spawned=spawned)
+    client = private_redis.client()
+    wait_for(lambda: client.keys("*heartbeat*"), 30, "a heartbeat")
+    private_redis.stop()
+    time.sleep(10)
+    assert feed.poll() is None, log.read_text()[-3000:]
+    private_redis.start()
+    client = private_redis.client()
+    client.flushall()  # only what the feed writes from now on counts
+    wait_for(lambda: client.keys("*heartbeat*"), 30, "the heartbeat again")
+    assert feed.poll() is None
+    _sigterm(feed, log)

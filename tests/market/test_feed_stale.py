@@ -115,3 +115,28 @@ def test_a_slow_replay_is_never_stale_while_the_feed_beats(
     )
     feed.heartbeat()
     assert feed_status()["status"] == "ok" and feed_status()["stale_symbols"] == []
+
+
+def test_a_failing_heartbeat_does_not_stop_the_feed(
+    btc: Asset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis down: the heartbeat raises; the feed counts it and goes on."""
+    calls = {"n": 0}
+
+    def broken(self: Feed) -> None:
+        calls["n"] += 1
+        raise ConnectionError("Redis is not answering")
+
+    monkeypatch.setattr(Feed, "heartbeat", broken)
+    now = datetime.now(UTC)
+    ticks = [Tick("BTC-USD", Decimal("100"), now, "live")] * 3
+
+    def slow(stop: Any) -> Any:
+        for tick in ticks:
+            import time
+
+            time.sleep(0.6)  # past the 1 s heartbeat between ticks
+            yield tick
+
+    stats = Feed([Stream("live", slow, {"BTC-USD": btc}, live=True)]).run(max_ticks=3)
+    assert stats.ticks == 3 and calls["n"] >= 2 and stats.errors >= 1
