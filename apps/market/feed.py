@@ -310,7 +310,13 @@ class Feed:
             except queue.Empty:
                 tick = None
             if tick is not None:
-                self._record_safely(tick)
+                try:
+                    self._pending[tick.symbol] = self.record(tick)
+                except Exception:  # noqa: BLE001 - one bad tick must not stop the feed
+                    self.stats.errors += 1
+                    if not self._failing:  # during a Redis outage, once
+                        log.exception("recording a %s tick failed", tick.symbol)
+                    close_old_connections()
             self._guarded(self.flush)
             if time.monotonic() - last_beat > 1.0:
                 last_beat = time.monotonic()
