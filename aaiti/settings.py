@@ -497,11 +497,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5_000_000  # form fields; files stream to disk pas
 # The feed: replay window, ticks per replayed bar, staleness, CoinGecko access.
 REPLAY_DAYS = env_int("REPLAY_DAYS", 180)
 REPLAY_TICKS_PER_BAR = env_int("REPLAY_TICKS_PER_BAR", 6)
-FEED_STALE_SECONDS = env_int("FEED_STALE_SECONDS", 60)
+# A price older than this is stale: health says so, pages and the API mark it, and
+# bots neither fill nor place orders on it (apps/bots/stale.py).
+FEED_STALE_SECONDS = env_int("FEED_STALE_SECONDS", 120)
 COINGECKO_API_KEY = env_str("COINGECKO_API_KEY")
 COINGECKO_PLAN = env_str("COINGECKO_PLAN", "demo")
 COINGECKO_CALLS_PER_MINUTE = env_int("COINGECKO_CALLS_PER_MINUTE", 30)
 COINGECKO_BASE_URL = env_str("COINGECKO_BASE_URL")
+COINGECKO_MIN_POLL_SECONDS = env_int("COINGECKO_MIN_POLL_SECONDS", 10)
 
 # /metrics: a bearer token, or else only these client addresses.
 METRICS_TOKEN = env_str("METRICS_TOKEN")

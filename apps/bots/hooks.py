@@ -19,6 +19,10 @@ def on_tick(*, asset: Any, tick: Any) -> int:
     bots = running_bots(asset.pk)
     if not bots:
         return 0
+    from apps.bots.stale import hold_on_stale_tick
+
+    if hold_on_stale_tick(bots=bots, tick=tick):  # no order on a stale price
+        return 0
     from apps.bots.services import run_tick
 
     return run_tick(bots=bots, tick=tick)

@@ -4,7 +4,10 @@ Each provider stream runs in its own thread and puts ticks on one queue; the mai
 loop records every tick (latest price and forming bar in the shared cache; live ticks
 also update the stored 1m candle), calls the bots' hook, and broadcasts at most
 ``BROADCAST_HZ`` fragments per second per symbol (the latest price wins). Provider
-failures back off and reconnect; SIGTERM stops the loop cleanly.
+failures back off and reconnect; a symbol without a fresh price for
+``FEED_STALE_SECONDS`` is reported stale (health, pages) and its running bots are
+told (``bots.stale``). SIGTERM stops the loop cleanly: the tick being recorded is
+finished and the ticks already received are recorded before the process exits.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ log = logging.getLogger("aaiti.feed")
 BROADCAST_HZ = 4.0
 LIVE_TIMEFRAME = "1m"
 REPLAY_CURSOR_KEY = "market:replay:cursor:{symbol}"
+STALE_RETELL = 30.0  # seconds between two stale notes to a symbol's running bots
 
 
 @dataclass
@@ -44,6 +48,9 @@ class Stream:
     name: str
     open: Callable[[Callable[[], bool]], Iterator[Tick]]
     assets: dict[str, Asset]
+    # A live source: its prices can go stale. Replay ticks are made from stored
+    # bars as they are sent (at any replay speed), so only a dead feed is stale.
+    live: bool = False
 
 
 @dataclass
@@ -122,12 +129,18 @@ def coingecko_streams(assets: list[Asset], *, interval: float) -> list[Stream]:
         calls_per_minute=settings.COINGECKO_CALLS_PER_MINUTE,
         base_url=settings.COINGECKO_BASE_URL or None,
     )
-    provider = CoinGeckoProvider(client, coins, interval=max(interval, 10.0))
+    provider = CoinGeckoProvider(
+        client,
+        coins,
+        interval=max(interval, float(settings.COINGECKO_MIN_POLL_SECONDS)),
+        max_backoff=60.0,
+    )
     return [
         Stream(
             "coingecko",
             lambda stop: provider.stream(stop=stop),
             {a.symbol: a for a in assets if a.symbol in coins},
+            live=True,
         )
     ]
 
@@ -158,6 +171,11 @@ class Feed:
         # When the oldest tick not yet broadcast reached the loop, per symbol.
         self._since: dict[str, float] = {}
         self._last_push: dict[str, float] = {}
+        # When each live symbol's latest price was observed (its tick's time), and
+        # when its running bots were last told it is stale (monotonic seconds).
+        self._seen: dict[str, datetime] = {}
+        self._told_stale: dict[str, float] = {}
+        self._failing = False
 
     def stop(self) -> None:
         self.stopping.set()
@@ -219,6 +237,8 @@ class Feed:
                 (tick.bar_time, tick.tick_index),
                 timeout=None,
             )
+        if tick.source == "live":
+            self._seen[tick.symbol] = tick.time
         on_tick(asset=asset, tick=tick)
         count_tick()
         self.stats.ticks += 1
@@ -243,15 +263,49 @@ class Feed:
                 "time": datetime.now(UTC),
                 "ticks": self.stats.ticks,
                 "provider": get_setting("market_data_provider"),
+                "seen": dict(self._seen),  # live symbols: when last priced
             },
             timeout=None,
         )
+
+    def check_stale(self) -> None:
+        """For each symbol whose latest price is older than FEED_STALE_SECONDS:
+        tell its running bots (again every STALE_RETELL seconds, for bots started
+        meanwhile) and push its fragment once, so open pages show it stale."""
+        from apps.bots.engine import running_bots
+        from apps.bots.stale import note_stale
+
+        now, clock = datetime.now(UTC), time.monotonic()
+        for symbol, seen in self._seen.items():
+            if (now - seen).total_seconds() <= settings.FEED_STALE_SECONDS:
+                self._told_stale.pop(symbol, None)
+                continue
+            told = self._told_stale.get(symbol)
+            if told is not None and clock - told < STALE_RETELL:
+                continue
+            asset = self.assets[symbol]
+            note_stale(bots=running_bots(asset.pk), symbol=symbol, price_time=seen)
+            if told is None:
+                self._pending.pop(symbol, None)
+                live.broadcast(asset, bar=None)
+                log.warning("%s: no fresh price since %s", symbol, seen.isoformat())
+            self._told_stale[symbol] = clock
+
+    def _start_clock(self) -> None:
+        """A fresh start is given FEED_STALE_SECONDS to deliver each symbol's
+        first price before it counts as stale."""
+        now = datetime.now(UTC)
+        for stream in self.streams:
+            if stream.live:
+                for symbol in stream.assets:
+                    self._seen.setdefault(symbol, now)
 
     def run(self, *, max_ticks: int | None = None) -> FeedStats:
         threads = [
             threading.Thread(target=self._pump, args=(s,), name=s.name, daemon=True)
             for s in self.streams
         ]
+        self._start_clock()
         for thread in threads:
             thread.start()
         last_beat = 0.0
@@ -267,19 +321,56 @@ class Feed:
                     self._since.setdefault(tick.symbol, arrived)
                 except Exception:  # noqa: BLE001 - one bad tick must not stop the feed
                     self.stats.errors += 1
-                    log.exception("recording a %s tick failed", tick.symbol)
+                    if not self._failing:  # during a Redis outage, once
+                        log.exception("recording a %s tick failed", tick.symbol)
                     close_old_connections()
-            self.flush()
+            self._guarded(self.flush)
             if time.monotonic() - last_beat > 1.0:
-                self.heartbeat()
                 last_beat = time.monotonic()
+                self._guarded(self.heartbeat)
+                self._guarded(self.check_stale)
             if max_ticks is not None and self.stats.ticks >= max_ticks:
                 self.stop()
-        self.flush(force=True)
-        self.heartbeat()
+                max_ticks = -1  # stopped by the count: nothing more is recorded
+        # Stopped (SIGTERM): the tick being recorded was finished first (the signal
+        # only sets the flag); the providers stop, and the ticks they had already
+        # handed over are recorded, so none received is lost.
         for thread in threads:
             thread.join(timeout=5)
+        while max_ticks != -1:
+            try:
+                self._record_safely(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        self._guarded(lambda: self.flush(force=True))
+        self._guarded(self.heartbeat)
         return self.stats
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """Broadcasts, heartbeat and stale notes need Redis: while it is down they
+        fail (logged once per outage, counted) and the feed goes on, since honcho
+        stops every process of ``make run`` when one exits."""
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - Redis down must not stop the feed
+            self.stats.errors += 1
+            if not self._failing:
+                log.exception("the feed cannot reach Redis or the database; retrying")
+            self._failing = True
+            close_old_connections()
+        else:
+            if self._failing:
+                log.warning("the feed reaches Redis again")
+            self._failing = False
+
+    def _record_safely(self, tick: Tick) -> None:
+        try:
+            self._pending[tick.symbol] = self.record(tick)
+        except Exception:  # noqa: BLE001 - one bad tick must not stop the feed
+            self.stats.errors += 1
+            if not self._failing:  # during an outage, once
+                log.exception("recording a %s tick failed", tick.symbol)
+            close_old_connections()
 
 
 _FINEST: dict[int, str] = {}
@@ -292,13 +383,24 @@ def finest_cached(asset: Asset) -> str:
 
 
 def feed_status() -> dict[str, Any]:
-    """For /api/health: how old the last tick is."""
+    """For /api/health: how old the newest live price is (the time its tick was
+    observed; the heartbeat's own age for a replay), stale past
+    FEED_STALE_SECONDS, and which live symbols are stale. A feed process that
+    stopped beating is stale too."""
     beat = cache.get(live.HEARTBEAT_KEY)
     if not beat:
         return {"status": "absent"}
-    age = (datetime.now(UTC) - beat["time"]).total_seconds()
+    now, limit = datetime.now(UTC), settings.FEED_STALE_SECONDS
+    seen: dict[str, datetime] = beat.get("seen") or {}
+    age = (now - beat["time"]).total_seconds()
+    if seen:
+        age = max(age, (now - max(seen.values())).total_seconds())
+    stale_symbols = sorted(
+        s for s, t in seen.items() if (now - t).total_seconds() > limit
+    )
     return {
-        "status": "ok" if age < settings.FEED_STALE_SECONDS else "stale",
+        "status": "stale" if age > limit or stale_symbols else "ok",
         "age_seconds": round(age, 1),
         "provider": beat.get("provider"),
+        "stale_symbols": stale_symbols,
     }

@@ -2,7 +2,8 @@
 
 The feed (``run_feed``) writes each tick to the shared cache; readers here never
 invent a price: without a tick they fall back to the last stored candle's close,
-marked stale, with its time.
+marked stale, with its time. A tick older than ``FEED_STALE_SECONDS`` (the
+provider failing, or answering with an old price) is stale too.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from .models import Asset, Candle
 
 PRICE_KEY = "market:price:{asset_id}"
-STALE_AFTER_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class PriceQuote:
         return (
             self.source in {"candle", "none"}
             or age is None
-            or age > STALE_AFTER_SECONDS
+            or age > settings.FEED_STALE_SECONDS
         )
 
     def as_dict(self) -> dict[str, Any]:

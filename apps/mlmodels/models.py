@@ -136,6 +136,10 @@ class TrainingRun(models.Model):
     progress = models.CharField(max_length=200, blank=True)
     progress_percent = models.PositiveSmallIntegerField(default=0)
     celery_task_id = models.CharField(max_length=64, blank=True)
+    # Deliveries that claimed the run; more than one means a worker died holding it
+    # (see services.training.MAX_ATTEMPTS, the cap that stops a run that kills
+    # every worker).
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     predict_after = models.BooleanField(default=False)
     data_start = models.DateTimeField(null=True, blank=True)
     data_end = models.DateTimeField(

@@ -1,8 +1,11 @@
 """Thin Celery tasks (routed to the "training" queue): load by key, call a service.
 
 Idempotent: training claims its run with a conditional update (queued ->
-training) and a forecast its job (queued -> running), so a redelivered message
-does nothing. Training has a soft time limit; the service turns
+training) and a forecast its job (queued -> running), so a second delivery of a
+message whose run is done does nothing. Messages are acknowledged late, so a
+worker that dies mid-training leaves its message to be delivered again with the
+broker's "redelivered" flag: the task passes it on and the service takes the dead
+worker's claim over (at most services.training.MAX_ATTEMPTS times). Training has a soft time limit; the service turns
 SoftTimeLimitExceeded into a failed run with a clear message.
 """
 
@@ -28,7 +31,10 @@ TRAINING_SOFT_TIME_LIMIT = min(
     soft_time_limit=TRAINING_SOFT_TIME_LIMIT,
 )
 def train_model_task(self: Any, run_id: int) -> str | None:
-    run = services.run_training(run_id=run_id, task_id=self.request.id or "")
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    run = services.run_training(
+        run_id=run_id, task_id=self.request.id or "", redelivered=redelivered
+    )
     return run.status if run else None
 
 

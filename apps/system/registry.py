@@ -120,7 +120,8 @@ SETTINGS: dict[str, SettingSpec] = {
             float,
             1.0,
             "Replay: wall seconds per replayed market hour (1 = an hourly bar a "
-            "second). CoinGecko: seconds between polls (at least 10).",
+            "second). CoinGecko: seconds between polls (at least "
+            "COINGECKO_MIN_POLL_SECONDS, 10 by default).",
             minimum=0.05,
             maximum=3600,
         ),

@@ -216,6 +216,47 @@ def create_backtests(env: dict[str, str], count: int) -> list[int]:
     return json.loads(out.strip().splitlines()[-1])
 
 
+TRAIN = """
+import json
+from apps.accounts.models import User
+from apps.mlmodels import services
+user = User.objects.get(email={email!r})
+ids = []
+for i in range({count}):
+    spec = services.ModelSpec(
+        name=f"arima {{i}}", algorithm="arima", symbol="BTC-USD", timeframe="1h",
+        params={params!r}, horizon=24, folds={folds}, max_train_bars={bars},
+    )
+    model = services.create_model(owner=user, spec=spec)
+    ids.append(services.start_training(model=model, actor=user).pk)
+print(json.dumps(ids))
+"""
+
+
+def create_trainings(
+    env: dict[str, str],
+    count: int,
+    *,
+    params: dict[str, Any] | None = None,
+    folds: int = 8,
+    bars: int = 4000,
+) -> list[int]:
+    """Create ``count`` ARIMA models of BTC-USD 1h and queue (through the service,
+    so on the training queue) one training run of each; return the run ids."""
+    code = TRAIN.format(
+        email=EMAIL, count=count, params=params or {}, folds=folds, bars=bars
+    )
+    return json.loads(manage("shell", "-c", code, env=env).strip().splitlines()[-1])
+
+
+def runs(db: Path) -> dict[int, tuple[str, str, int, str]]:
+    """Every training run: id -> (status, error, attempts, progress)."""
+    rows = query(
+        db, "SELECT id, status, error, attempts, progress FROM mlmodels_trainingrun"
+    )
+    return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+
 # --- processes --------------------------------------------------------------------
 
 
@@ -235,17 +276,19 @@ def start_worker(
     name: str,
     pool: str = "solo",
     config: dict[str, Any] | None = None,
+    queues: str = "backtests,default",
     spawned: list[subprocess.Popen[bytes]],
 ) -> subprocess.Popen[bytes]:
-    """A Celery worker on the backtests and default queues; ``config`` goes to
-    Celery's command-line settings (after ``--``), e.g. broker transport options."""
+    """A Celery worker on ``queues`` (the backtests and default queues unless
+    told); ``config`` goes to Celery's command-line settings (after ``--``), e.g.
+    broker transport options."""
     extra: list[str] = []
     for key, value in (config or {}).items():
         extra.append(f"{key}=(json){json.dumps(value)}")
     process = subprocess.Popen(
         [
             *(PYTHON, "-m", "celery", "-A", "aaiti", "worker"),
-            *("-Q", "backtests,default", "--pool", pool, "--concurrency", "1"),
+            *("-Q", queues, "--pool", pool, "--concurrency", "1"),
             *("--loglevel", "INFO", "-n", f"{name}@%h"),
             *("--without-gossip", "--without-mingle", "--without-heartbeat"),
             *(["--", *extra] if extra else []),
@@ -359,3 +402,34 @@ def start_web(
     )
     assert process.poll() is None, log.read_text()
     return process, base
+
+
+def start_feed(
+    env: dict[str, str], log: Path, *, spawned: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
+    """``manage.py run_feed`` as the Procfile runs it; waits for its first line."""
+    process = subprocess.Popen(
+        [PYTHON, "manage.py", "run_feed"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    spawned.append(process)
+    wait_for(
+        lambda: b"run_feed: " in log.read_bytes() or process.poll() is not None,
+        60,
+        "the feed to start",
+    )
+    assert process.poll() is None, log.read_text()
+    return process
+
+
+def set_settings(env: dict[str, str], **values: Any) -> None:
+    """System settings (the admin's table), written before the processes start."""
+    code = (
+        "from apps.system.models import Setting\n"
+        f"for k, v in {values!r}.items():\n"
+        "    Setting.objects.update_or_create(key=k, defaults={'value': v})\n"
+    )
+    manage("shell", "-c", code, env=env)

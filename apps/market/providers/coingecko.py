@@ -219,9 +219,14 @@ class CoinGeckoClient:
     # ------------------------------------------------------------ endpoints
 
     def simple_price(
-        self, ids: Sequence[str], vs_currencies: Sequence[str] = ("usd",)
+        self,
+        ids: Sequence[str],
+        vs_currencies: Sequence[str] = ("usd",),
+        *,
+        max_age: float = QUOTE_TTL,
     ) -> list[Quote]:
-        """Current prices for every (coin, currency) pair CoinGecko returns."""
+        """Current prices for every (coin, currency) pair CoinGecko returns, kept
+        in the cache for ``max_age`` seconds (at most QUOTE_TTL)."""
         params = {
             "ids": ",".join(sorted(ids)),
             "vs_currencies": ",".join(sorted(vs_currencies)),
@@ -232,7 +237,7 @@ class CoinGeckoClient:
         return self._get(
             "/simple/price",
             params,
-            QUOTE_TTL,
+            max(1, math.floor(min(QUOTE_TTL, max_age))),
             lambda data: _quotes(data, list(vs_currencies)),
         )
 
@@ -480,7 +485,8 @@ class CoinGeckoProvider:
         currencies = sorted({vs for _, vs in self.coins.values()})
         quotes = {
             (q.coin_id, q.vs_currency): q
-            for q in self.client.simple_price(ids, currencies)
+            # Cached no longer than the poll interval: each poll asks afresh.
+            for q in self.client.simple_price(ids, currencies, max_age=self.interval)
         }
         ticks = []
         for symbol, pair in sorted(self.coins.items()):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import platform
+import signal
 import time
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -44,6 +46,9 @@ from .common import (
 )
 
 logger = logging.getLogger(__name__)
+# Deliveries of one training run whose worker died (SIGKILL, the OOM killer, a
+# crash) before the run is failed rather than trained again: as for backtests.
+MAX_ATTEMPTS = 3
 
 
 def start_training(
@@ -151,25 +156,48 @@ def _restore_status(model: MLModel) -> None:
     )
 
 
-def _claim_run(run_id: int, task_id: str) -> bool:
+def _claim_run(run_id: int, task_id: str, *, redelivered: bool = False) -> bool:
+    """Queued -> training, counting the attempt. A training claim is taken over
+    when its holder is dead: its message came back (``redelivered``: messages are
+    acknowledged late, so one returns when the worker holding it died) or the
+    claim is older than the task's hard time limit. The MAX_ATTEMPTS-th death
+    fails the run, so a run that kills every worker (out of memory) cannot loop."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-    claimable = Q(status=RunStatus.QUEUED) | Q(
-        status=RunStatus.TRAINING, started_at__lt=stale
-    )
+    dead = Q(status=RunStatus.TRAINING, started_at__lt=stale)
+    if redelivered:
+        dead = Q(status=RunStatus.TRAINING)
+    claimable = Q(status=RunStatus.QUEUED) | (dead & Q(attempts__lt=MAX_ATTEMPTS))
     values: dict[str, Any] = {
         "status": RunStatus.TRAINING,
         "started_at": now,
         "progress": "loading candles",
+        "attempts": F("attempts") + 1,
     }
     if task_id:
         values["celery_task_id"] = task_id
-    return (
-        TrainingRun.objects.filter(claimable, pk=run_id, cancel_requested=False).update(
-            **values
+    runs = TrainingRun.objects.filter(pk=run_id, cancel_requested=False)
+    if runs.filter(claimable).update(**values) == 1:
+        return True
+    worn = runs.filter(dead, attempts__gte=MAX_ATTEMPTS).select_related("model")
+    run = worn.first()
+    if run is not None:
+        _fail(
+            run,
+            f"The worker died {run.attempts} times running this training (killed, "
+            "out of memory or crashed); it is not retried again.",
+            0.0,
         )
-        == 1
-    )
+    return False
+
+
+def _die_if_told(run_id: int) -> None:
+    """Test hook, only under AAITI_TESTING: SIGKILL this process once it has claimed
+    the run named by AAITI_TEST_KILL_WORKER_ON_RUN, as the OOM killer would."""
+    if not settings.TESTING:
+        return
+    if os.environ.get("AAITI_TEST_KILL_WORKER_ON_RUN", "") == str(run_id):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class _Progress:
@@ -216,15 +244,20 @@ class _Progress:
         return self.cancelled
 
 
-def run_training(*, run_id: int, task_id: str = "") -> TrainingRun | None:
+def run_training(
+    *, run_id: int, task_id: str = "", redelivered: bool = False
+) -> TrainingRun | None:
     """The training task's body: evaluate walk-forward, fit on all (capped) data,
     save the artefact, store metrics on the run and the model. None when another
-    delivery has the run (or it is gone or cancelled). Never raises for a bad
-    model or data: the run fails with the message."""
+    delivery has the run (or it is gone or cancelled, or its worker died
+    MAX_ATTEMPTS times: then it is failed). ``redelivered``: the broker's flag
+    that this message was delivered before and not acknowledged. Never raises for
+    a bad model or data: the run fails with the message."""
     from celery.exceptions import SoftTimeLimitExceeded
 
-    if not _claim_run(run_id, task_id):
+    if not _claim_run(run_id, task_id, redelivered=redelivered):
         return None
+    _die_if_told(run_id)
     run = TrainingRun.objects.select_related("model__asset", "model__owner").get(
         pk=run_id
     )
