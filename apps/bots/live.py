@@ -76,9 +76,10 @@ def _status_html(bot: TradingBot, *, activity: bool) -> str:
 
 
 def _row_html(bot: TradingBot) -> str:
-    # A <tr> parses only inside a table context; htmx swaps a template's children.
-    row = render_to_string("bots/_row.html", {"bot": bot, "oob": True})
-    return f"<template>{row}</template>"
+    # A bare <tr>: htmx 2 parses a fragment inside a <template>, where a row is
+    # valid; a <template> wrapper of our own would be swapped as an element
+    # without an id (htmx:oobErrorNoTarget, "#null").
+    return render_to_string("bots/_row.html", {"bot": bot, "oob": True})
 
 
 def send_bot(bot: TradingBot, *, activity: bool = True) -> None:

@@ -21,13 +21,20 @@ from apps.accounts.services import sign_up
 class Command(BaseCommand):
     help = "Load the sample candles and create the demo trader on first start (idempotent)."
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--no-demo",
+            action="store_true",
+            help="Create the demo account but not its models and bot (benchmarks).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         from apps.market.sample_data import load_sample_data
 
         for line in load_sample_data():
             self.stdout.write(f"Sample data loaded: {line}")
         user = self.create_demo_user()
-        if user is not None:
+        if user is not None and not options["no_demo"]:
             self.create_demo(user)
 
     def create_demo(self, user: User) -> None:
