@@ -7,7 +7,7 @@ by the same context function on the first load and on every push (topic
 - ``paper``: total paper equity across the user's bots (each marked at its asset's
   latest price) against their starting cash, and the running bots;
 - ``fills``: the latest fills of any of the user's bots;
-- ``predictions``: the latest forecasts of the user's models;
+- ``predictions``: each model's latest forecast and latest scored prediction;
 - ``jobs``: training runs, backtests and sweeps queued or in progress.
 """
 
@@ -109,14 +109,40 @@ def fills_context(owner_id: int) -> dict[str, Any]:
 
 
 def predictions_context(owner_id: int) -> dict[str, Any]:
-    from apps.mlmodels.models import Prediction
+    """Each model's latest finished forecast: its next bar, the last bar it reaches,
+    and the model's latest prediction already scored against its candle."""
+    from apps.mlmodels.models import ForecastJob, JobStatus, Prediction
 
-    rows = (
-        Prediction.objects.filter(model__owner_id=owner_id)
+    jobs = (
+        ForecastJob.objects.filter(model__owner_id=owner_id, status=JobStatus.DONE)
         .select_related("model")
-        .order_by("-timestamp", "-pk")[:LATEST]
+        .order_by("-finished_at", "-pk")
     )
-    return {"latest_predictions": list(rows)}
+    rows: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for job in jobs[:100]:
+        if job.model_id in seen:
+            continue
+        seen.add(job.model_id)
+        predictions = list(job.predictions.order_by("horizon"))
+        if not predictions:
+            continue
+        scored = (
+            Prediction.objects.filter(model_id=job.model_id, actual__isnull=False)
+            .order_by("-target_time", "-pk")
+            .first()
+        )
+        rows.append(
+            {
+                "model": job.model,
+                "next": predictions[0],
+                "last": predictions[-1],
+                "scored": scored,
+            }
+        )
+        if len(rows) >= LATEST:
+            break
+    return {"latest_predictions": rows}
 
 
 def jobs_context(owner_id: int) -> dict[str, Any]:

@@ -100,7 +100,9 @@ def test_jobs_in_progress_and_latest_predictions(alice: Any, bob: Any) -> None:
     model = create_model(owner=alice, spec=spec)
     start_training(model=model, actor=alice, enqueue=False)
     other = create_model(owner=bob, spec=ModelSpec(**{**spec.__dict__, "name": "b"}))
-    job = ForecastJob.objects.create(model=model)
+    job = ForecastJob.objects.create(
+        model=model, status="done", finished_at=datetime.now(UTC)
+    )
     target = START + timedelta(hours=201)
     Prediction.objects.create(
         model=model,
@@ -115,11 +117,31 @@ def test_jobs_in_progress_and_latest_predictions(alice: Any, bob: Any) -> None:
         confidence=0.95,
     )
     html = page(alice)
+    assert "none yet" in card(html, "dash-predictions")
+    scored = START + timedelta(hours=150)
+    Prediction.objects.create(
+        model=model,
+        job=job,
+        symbol="BTC-USD",
+        timestamp=datetime.now(UTC),
+        horizon=2,
+        target_time=scored,
+        value=9050.0,
+        lower=8900,
+        upper=9200,
+        confidence=0.95,
+        actual=9100.25,
+        error=50.25,
+    )
+    html = page(alice)
+    last = card(html, "dash-predictions")
+    assert f"{scored:%m-%d %H:%M}: 9,100.25" in last and "vs 9,050.00" in last
     jobs = card(html, "dash-jobs")
     assert f"/backtests/{backtest.pk}/" in jobs and "Training naive" in jobs
     predictions = card(html, "dash-predictions")
-    assert "9,123.45" in predictions and "pending" in predictions
-    assert target.strftime("%Y-%m-%d %H:%M") in predictions
+    assert "9,123.45" in predictions
+    assert "9,000 to 9,250" in predictions
+    assert target.strftime("%m-%d %H:%M") in predictions
     assert f"/models/{other.pk}/" not in html
 
 
