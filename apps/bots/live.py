@@ -82,6 +82,34 @@ def _row_html(bot: TradingBot) -> str:
     return render_to_string("bots/_row.html", {"bot": bot, "oob": True})
 
 
+def push_added(bot_id: int) -> None:
+    """After commit: a new bot's row appended to the bots list (a list page opened
+    before the bot existed has no row for its later updates to replace)."""
+
+    def send() -> None:
+        bot = load(bot_id)
+        if bot is None:
+            return
+        row = render_to_string("bots/_row.html", {"bot": bot, "oob": False})
+        html = f'<tbody hx-swap-oob="beforeend:#bots-body">{row}</tbody>'
+        push_to_user(bot.owner_id, html, topics=["bots"])
+        push_dashboard(bot.owner_id)
+
+    transaction.on_commit(send)
+
+
+def push_removed(owner_id: int, bot_id: int) -> None:
+    """After commit: a deleted bot's row removed from the bots list."""
+    forget(bot_id)
+    html = f'<tr id="bot-{bot_id}-row" hx-swap-oob="delete"></tr>'
+
+    def send() -> None:
+        push_to_user(owner_id, html, topics=["bots"])
+        push_dashboard(owner_id)
+
+    transaction.on_commit(send)
+
+
 def send_bot(bot: TradingBot, *, activity: bool = True) -> None:
     """Push the bot's page fragments and list row now."""
     push_to_user(

@@ -133,7 +133,7 @@ def create_bot(
         resource=bot,
         details={"symbol": asset.symbol, "strategy": bot.strategy, "mode": bot.mode},
     )
-    transaction.on_commit(lambda: live.push_dashboard(owner.pk))
+    live.push_added(bot.pk)
     return bot
 
 
@@ -325,10 +325,8 @@ def delete_bot(
         resource=bot,
         details={"name": bot.name},
     )
-    owner_id = bot.owner_id
-    live.forget(bot.pk)
+    live.push_removed(bot.owner_id, bot.pk)
     bot.delete()
-    transaction.on_commit(lambda: live.push_dashboard(owner_id))
 
 
 def place_manual_order(

@@ -177,3 +177,31 @@ def test_hundred_bots_push_at_most_once_a_second_each(
         clock[0] += 0.05
     # 100 bots x 2 windows x (status + row) + the owner's dashboard twice
     assert len(frames) == 100 * 2 * 2 + 2
+
+
+@pytest.mark.django_db
+def test_a_new_bot_is_appended_to_the_list_and_a_deleted_one_removed(
+    alice: Any, asset: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from apps.bots.services import delete_bot
+
+    sent: list[tuple[list[str], str]] = []
+
+    def record(user_id: int, html: str, *, topics: Any) -> None:
+        assert user_id == alice.pk
+        sent.append((sorted(topics), html))
+
+    monkeypatch.setattr(live, "push_to_user", record)
+    monkeypatch.setattr("apps.system.dashboard.push_to_user", record)
+    with django_capture_on_commit_callbacks(execute=True):
+        bot = make_bot(alice, name="fresh")
+    rows = [h for t, h in sent if t == ["bots"]]
+    assert len(rows) == 1
+    assert rows[0].startswith('<tbody hx-swap-oob="beforeend:#bots-body">')
+    assert f'id="bot-{bot.pk}-row"' in rows[0] and "fresh" in rows[0]
+    assert 'hx-swap-oob="true"' not in rows[0]  # appended, not swapped by id
+    assert any(t == ["dashboard"] for t, _ in sent)
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        delete_bot(bot=bot, actor=alice)
+    assert (["bots"], f'<tr id="bot-{bot.pk}-row" hx-swap-oob="delete"></tr>') in sent

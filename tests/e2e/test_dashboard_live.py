@@ -133,3 +133,36 @@ def test_the_demo_traders_dashboard_moves_within_a_minute(
     expect(page.get_by_test_id("dash-prediction").first).to_be_visible(timeout=180_000)
     screenshot("dashboard-demo")
     assert errors == []
+
+
+def test_a_bot_created_elsewhere_appears_live_on_the_open_list(
+    page: Any, live_url: str, feed: Any
+) -> None:
+    errors, _frames = watch(page)
+    sign_up(page, live_url, "list")
+    page.goto(f"{live_url}/bots/")
+    expect(page.get_by_text("No bots yet")).to_be_visible()
+    # Another tab (here the API with this session) creates and starts a bot.
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    headers = {"X-CSRFToken": token, "Referer": f"{live_url}/bots/"}
+    created = page.request.post(
+        f"{live_url}/api/bots/",
+        headers=headers,
+        data={
+            "name": "from elsewhere",
+            "symbol": "BTC-USD",
+            "strategy": "sma_cross",
+            "params": {"fast": 3, "slow": 8},
+            "timeframe": "1h",
+        },
+    )
+    assert created.status == 201, created.text()
+    row = page.get_by_test_id("bot-row")
+    expect(row).to_contain_text("from elsewhere", timeout=10_000)
+    expect(page.get_by_text("No bots yet")).to_be_hidden()
+    bot_id = created.json()["id"]
+    started = page.request.post(f"{live_url}/api/bots/{bot_id}/start/", headers=headers)
+    assert started.status == 200, started.text()
+    expect(row).to_contain_text("Running", timeout=10_000)  # its updates land too
+    page.wait_for_timeout(3000)
+    assert errors == []
