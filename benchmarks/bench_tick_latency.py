@@ -36,6 +36,7 @@ from bench_ticks_ws import setup_django  # noqa: E402
 
 SEQ = re.compile(rb'data-seq="(\d+)"')
 NEW_ORDER = b"<td>new"
+PROFILE: Any = None  # --profile: cProfile of Feed.record
 
 
 def summary(name: str, values: list[float]) -> str:
@@ -130,16 +131,25 @@ async def measure(base: str, session: str, email: str, orders: int) -> None:
     await asyncio.wait_for(asyncio.gather(me.open.wait(), prices.open.wait()), 60)
     await asyncio.sleep(1)
 
+    record_ms: list[float] = []
+
     def step(tick: Any) -> tuple[float, bool, int]:
         """The feed loop's body for one tick: record (bots included), then flush."""
-        before = Order.objects.filter(bot_id=bot.pk).count()
-        started = time.perf_counter()
-        feed._pending[tick.symbol] = feed.record(replace(tick, time=datetime.now(UTC)))
         from apps.market import live as market_live
 
+        before = Order.objects.filter(bot_id=bot.pk).count()
+        started = time.perf_counter()
+        if PROFILE is not None:
+            PROFILE.enable()
+        feed._pending[tick.symbol] = feed.record(replace(tick, time=datetime.now(UTC)))
+        if PROFILE is not None:
+            PROFILE.disable()
+        recorded = time.perf_counter()
         seq = market_live.current_seq("BTC-USD") + 1
         feed.flush(force=True)
         made = Order.objects.filter(bot_id=bot.pk).count() > before
+        if made:
+            record_ms.append((recorded - started) * 1000)
         return started, made, seq
 
     async def wait_for(
@@ -198,6 +208,7 @@ async def measure(base: str, session: str, email: str, orders: int) -> None:
 
     print(f"ticks replayed: {index}, orders measured: {len(order_ms)}, lost: {lost}")
     print(summary("tick -> order on the bot's page (/ws/me/)", order_ms))
+    print(summary("  of which Feed.record (bots, pushes sent)", record_ms))
     print(summary("reference: same tick -> price (/ws/prices/)", same_tick_price_ms))
     print(summary("reference: no bot running -> price", no_bot_price_ms))
     if order_ms and no_bot_price_ms:
@@ -208,11 +219,21 @@ async def measure(base: str, session: str, email: str, orders: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=60)
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
+    global PROFILE
+    if args.profile:
+        import cProfile
+
+        PROFILE = cProfile.Profile()
     env = bench_env()
     with serve(env) as base:
         session = setup_django(env)
         asyncio.run(measure(base, session, env["DEMO_USER_EMAIL"], args.orders))
+    if PROFILE is not None:
+        import pstats
+
+        pstats.Stats(PROFILE).sort_stats("cumulative").print_stats(30)
     os.environ.pop("DJANGO_SETTINGS_MODULE", None)
 
 
