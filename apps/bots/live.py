@@ -16,13 +16,14 @@ Equity shown anywhere is the paper account marked at the latest price in the cac
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import transaction
 from django.template.loader import render_to_string
 
-from apps.system.live import push_to_user
+from apps.system.live import Part, push_parts
 
 from .broker import Q_MONEY
 from .models import TradingBot
@@ -82,18 +83,72 @@ def _row_html(bot: TradingBot) -> str:
     return render_to_string("bots/_row.html", {"bot": bot, "oob": True})
 
 
+class Outbox:
+    """Fragments collected for several bots, sent as one message per owner: a tick
+    that changes 100 bots of one owner costs one channel send and one frame per
+    socket, not 200."""
+
+    def __init__(self) -> None:
+        self.parts: dict[int, list[Part]] = defaultdict(list)
+
+    def add_bot(self, bot: TradingBot, *, activity: bool = True) -> None:
+        self.parts[bot.owner_id].append(
+            ([f"bot:{bot.pk}"], _status_html(bot, activity=activity))
+        )
+        self.parts[bot.owner_id].append((["bots"], _row_html(bot)))
+        _bot_pushed[bot.pk] = (time.monotonic(), bot.metrics.get("equity", ""))
+
+    def add_dashboard(self, owner_id: int, *cards: str) -> None:
+        from apps.system.dashboard import dashboard_part
+
+        _user_pushed[owner_id] = time.monotonic()
+        self.parts[owner_id].append(dashboard_part(owner_id, *cards))
+
+    def send(self) -> None:
+        for owner_id, parts in self.parts.items():
+            push_parts(owner_id, parts)
+        self.parts.clear()
+
+
+def load(bot_ids: Iterable[int], price: Decimal | None = None) -> list[TradingBot]:
+    """The bots with account, position and asset, marked at ``price`` (or at each
+    asset's latest cached price)."""
+    bots = list(
+        TradingBot.objects.select_related("asset", "account", "position").filter(
+            pk__in=list(bot_ids)
+        )
+    )
+    if price is None:
+        return mark_latest(bots)
+    return [mark(bot, price) for bot in bots]
+
+
+def push_bot(bot_id: int, *, dashboard: bool = True) -> None:
+    """After commit: the bot's fragments, and (``dashboard``) its owner's dashboard."""
+
+    def send() -> None:
+        outbox = Outbox()
+        for bot in load([bot_id]):
+            outbox.add_bot(bot)
+            if dashboard:
+                outbox.add_dashboard(bot.owner_id, "paper", "fills")
+        outbox.send()
+
+    transaction.on_commit(send)
+
+
 def push_added(bot_id: int) -> None:
     """After commit: a new bot's row appended to the bots list (a list page opened
     before the bot existed has no row for its later updates to replace)."""
 
     def send() -> None:
-        bot = load(bot_id)
-        if bot is None:
-            return
-        row = render_to_string("bots/_row.html", {"bot": bot, "oob": False})
-        html = f'<tbody hx-swap-oob="beforeend:#bots-body">{row}</tbody>'
-        push_to_user(bot.owner_id, html, topics=["bots"])
-        push_dashboard(bot.owner_id)
+        for bot in load([bot_id]):
+            row = render_to_string("bots/_row.html", {"bot": bot, "oob": False})
+            html = f'<tbody hx-swap-oob="beforeend:#bots-body">{row}</tbody>'
+            outbox = Outbox()
+            outbox.parts[bot.owner_id].append((["bots"], html))
+            outbox.add_dashboard(bot.owner_id, "paper", "fills")
+            outbox.send()
 
     transaction.on_commit(send)
 
@@ -104,58 +159,40 @@ def push_removed(owner_id: int, bot_id: int) -> None:
     html = f'<tr id="bot-{bot_id}-row" hx-swap-oob="delete"></tr>'
 
     def send() -> None:
-        push_to_user(owner_id, html, topics=["bots"])
-        push_dashboard(owner_id)
+        outbox = Outbox()
+        outbox.parts[owner_id].append((["bots"], html))
+        outbox.add_dashboard(owner_id, "paper", "fills")
+        outbox.send()
 
     transaction.on_commit(send)
 
 
-def send_bot(bot: TradingBot, *, activity: bool = True) -> None:
-    """Push the bot's page fragments and list row now."""
-    push_to_user(
-        bot.owner_id, _status_html(bot, activity=activity), topics=[f"bot:{bot.pk}"]
-    )
-    push_to_user(bot.owner_id, _row_html(bot), topics=["bots"])
+def push_tick(
+    *, changed: list[TradingBot], quiet: Iterable[TradingBot], price: Decimal
+) -> None:
+    """After one tick: every changed bot's fragments, the throttled equity of quiet
+    bots holding a position, and each concerned owner's dashboard, one message
+    per owner."""
+    outbox = Outbox()
+    owners = {bot.owner_id for bot in changed}
+    for bot in load([b.pk for b in changed], price):
+        outbox.add_bot(bot)
+    marked = add_marks(outbox, quiet, price)
+    now = time.monotonic()
+    for owner in owners:
+        outbox.add_dashboard(owner, "paper", "fills")
+    for owner in marked - owners:
+        if now - _user_pushed.get(owner, 0.0) >= EQUITY_PUSH_SECONDS:
+            outbox.add_dashboard(owner, "paper")
+    outbox.send()
 
 
-def load(bot_id: int) -> TradingBot | None:
-    bot = (
-        TradingBot.objects.select_related("asset", "account", "position")
-        .filter(pk=bot_id)
-        .first()
-    )
-    return mark_latest([bot])[0] if bot is not None else None
-
-
-def push_bot(bot_id: int, *, dashboard: bool = True) -> None:
-    """After commit: the bot's fragments, and (``dashboard``) its owner's dashboard."""
-
-    def send() -> None:
-        bot = load(bot_id)
-        if bot is None:
-            return
-        send_bot(bot)
-        _bot_pushed[bot.pk] = (time.monotonic(), bot.metrics.get("equity", ""))
-        if dashboard:
-            push_dashboard(bot.owner_id)
-
-    transaction.on_commit(send)
-
-
-def push_dashboard(owner_id: int) -> None:
-    from apps.system.dashboard import push_dashboard as push
-
-    _user_pushed[owner_id] = time.monotonic()
-    push(owner_id, "paper", "fills")
-
-
-def push_marks(bots: Iterable[TradingBot], price: Decimal) -> int:
-    """Per tick, for bots the tick did not otherwise change: push the equity of
-    those holding a position, throttled per bot and per owner; return how many
-    bots were pushed."""
+def add_marks(outbox: Outbox, bots: Iterable[TradingBot], price: Decimal) -> set[int]:
+    """For bots the tick did not otherwise change: the equity of those holding a
+    position, at most once per ``EQUITY_PUSH_SECONDS`` per bot and only when it
+    moved; return the owners of the bots added."""
     now = time.monotonic()
     owners: set[int] = set()
-    pushed = 0
     for bot in bots:
         if bot.position.quantity <= 0:
             continue
@@ -163,19 +200,26 @@ def push_marks(bots: Iterable[TradingBot], price: Decimal) -> int:
         if last is not None and now - last[0] < EQUITY_PUSH_SECONDS:
             continue
         mark(bot, price)
-        equity = bot.metrics["equity"]
-        if last is not None and last[1] == equity:
+        if last is not None and last[1] == bot.metrics["equity"]:
             continue
-        _bot_pushed[bot.pk] = (now, equity)
-        send_bot(bot, activity=False)
-        pushed += 1
+        outbox.add_bot(bot, activity=False)
         owners.add(bot.owner_id)
+    return owners
+
+
+def push_marks(bots: Iterable[TradingBot], price: Decimal) -> int:
+    """The throttled equity pushes alone (``push_tick`` without changed bots);
+    return how many bots were pushed."""
+    outbox = Outbox()
+    owners = add_marks(outbox, bots, price)
+    now = time.monotonic()
     for owner in owners:
         if now - _user_pushed.get(owner, 0.0) >= EQUITY_PUSH_SECONDS:
-            _user_pushed[owner] = now
-            from apps.system.dashboard import push_dashboard as push
-
-            push(owner, "paper")
+            outbox.add_dashboard(owner, "paper")
+    pushed = sum(
+        1 for parts in outbox.parts.values() for t, _ in parts if t[0] == "bots"
+    )
+    outbox.send()
     return pushed
 
 

@@ -387,7 +387,7 @@ def run_tick(*, bots: list[TradingBot], tick: Any) -> int:
         return 0
     decided = 0
     quiet: list[TradingBot] = []
-    owners: set[int] = set()
+    changed: list[TradingBot] = []
     for bot in bots:
         if not engine.needs_attention(bot, tick):
             quiet.append(bot)
@@ -398,14 +398,11 @@ def run_tick(*, bots: list[TradingBot], tick: Any) -> int:
             log.exception("bot %s failed on a tick", bot.pk)
             continue
         decided += result.decided
-        if result.changed:
-            push_bot(bot.pk, dashboard=False)
-            owners.add(bot.owner_id)
-        else:
-            quiet.append(bot)
-    for owner in owners:
-        transaction.on_commit(lambda owner=owner: live.push_dashboard(owner))
-    live.push_marks(quiet, Decimal(str(tick.price)))
+        (changed if result.changed else quiet).append(bot)
+    price = Decimal(str(tick.price))
+    transaction.on_commit(
+        lambda: live.push_tick(changed=changed, quiet=quiet, price=price)
+    )
     return decided
 
 

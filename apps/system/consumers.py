@@ -58,5 +58,8 @@ class MeConsumer(AsyncWebsocketConsumer):
         return
 
     async def push_html(self, event: dict[str, Any]) -> None:
-        if self.topics.intersection(event.get("topics", ())):
-            await self.send(text_data=event["html"])
+        html = "".join(
+            part for topics, part in event["parts"] if self.topics.intersection(topics)
+        )
+        if html:
+            await self.send(text_data=html)

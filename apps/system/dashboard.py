@@ -196,6 +196,11 @@ def render_parts(owner_id: int, parts: tuple[str, ...]) -> str:
     return "".join(html)
 
 
+def dashboard_part(owner_id: int, *parts: str) -> tuple[list[str], str]:
+    """The named cards as one (topics, html) part of a multi-part push."""
+    return [TOPIC], render_parts(owner_id, parts or PARTS)
+
+
 def push_dashboard(owner_id: int, *parts: str, on_commit: bool = False) -> None:
     """Render the named cards (all by default) and push them to the owner's
     dashboard; with ``on_commit``, rendered and sent after the transaction."""

@@ -25,14 +25,29 @@ from .consumers import user_group
 log = logging.getLogger("aaiti.live")
 
 
-def push_to_user(user_id: int, html: str, *, topics: Iterable[str]) -> None:
-    """Send now, best effort: a channel layer that is down never fails the caller
-    (pages fall back to polling and refetching)."""
-    message = {"type": "push.html", "html": html, "topics": sorted(set(topics))}
+Part = tuple[Iterable[str], str]  # (topics, html)
+
+
+def push_parts(user_id: int, parts: Iterable[Part]) -> None:
+    """Send several fragments, each under its own topics, as one channel message:
+    each socket receives, in one frame, the fragments of the topics it shows.
+    Best effort: a channel layer that is down never fails the caller (pages fall
+    back to polling and refetching)."""
+    message = {
+        "type": "push.html",
+        "parts": [[sorted(set(topics)), html] for topics, html in parts],
+    }
+    if not message["parts"]:
+        return
     try:
         async_to_sync(get_channel_layer().group_send)(user_group(user_id), message)
     except Exception:  # noqa: BLE001 - best effort by design
         log.warning("live update to user %s not sent", user_id, exc_info=True)
+
+
+def push_to_user(user_id: int, html: str, *, topics: Iterable[str]) -> None:
+    """Send one fragment now to the owner's sockets showing one of ``topics``."""
+    push_parts(user_id, [(topics, html)])
 
 
 def push_to_user_on_commit(user_id: int, html: str, *, topics: Iterable[str]) -> None:

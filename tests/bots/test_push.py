@@ -55,8 +55,9 @@ def test_fills_push_to_the_owner_only_under_each_pages_topic(
     assert all(m["type"] == "push.html" for m in got_a)
     by_topic: dict[str, list[str]] = {}
     for m in got_a:
-        for t in m["topics"]:
-            by_topic.setdefault(t, []).append(m["html"])
+        for topics, html in m["parts"]:
+            for t in topics:
+                by_topic.setdefault(t, []).append(html)
     assert set(by_topic) == {f"bot:{bot.pk}", "bots", "dashboard"}
     # Each topic carries only the fragments its page has.
     page = by_topic[f"bot:{bot.pk}"][-1]
@@ -87,16 +88,15 @@ def _holding(asset: Any, alice: Any) -> tuple[TradingBot, Any]:
 
 @pytest.mark.django_db
 def test_equity_pushes_per_tick_are_throttled_per_bot_and_owner(
-    alice: Any, asset: Any, monkeypatch: Any
+    alice: Any, asset: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     bot, bar = _holding(asset, alice)
     sent: list[tuple[int, list[str], str]] = []
 
-    def record(user_id: int, html: str, *, topics: Any) -> None:
-        sent.append((user_id, sorted(topics), html))
+    def record(user_id: int, parts: Any) -> None:
+        sent.extend((user_id, sorted(t), h) for t, h in parts)
 
-    monkeypatch.setattr(live, "push_to_user", record)
-    monkeypatch.setattr("apps.system.dashboard.push_to_user", record)
+    monkeypatch.setattr(live, "push_parts", record)
     clock = [1000.0]
     monkeypatch.setattr(live.time, "monotonic", lambda: clock[0])
     live.reset_throttle()
@@ -109,7 +109,8 @@ def test_equity_pushes_per_tick_are_throttled_per_bot_and_owner(
         assert not engine.needs_attention(quiet[0], t)  # a tick that changes nothing
         from apps.bots.services import run_tick
 
-        run_tick(bots=quiet, tick=t)
+        with django_capture_on_commit_callbacks(execute=True):
+            run_tick(bots=quiet, tick=t)
         clock[0] += 0.09
     topics = [s[1] for s in sent]
     assert topics.count([f"bot:{bot.pk}"]) == 1
@@ -124,12 +125,14 @@ def test_equity_pushes_per_tick_are_throttled_per_bot_and_owner(
     assert 'id="bot-' in status and "-activity" not in status  # no activity re-render
     clock[0] += 1.0  # a second later the next tick pushes again
     sent.clear()
-    run_tick(bots=engine.running_bots(asset.pk), tick=tick(asset, "9100", bar, 2))
+    with django_capture_on_commit_callbacks(execute=True):
+        run_tick(bots=engine.running_bots(asset.pk), tick=tick(asset, "9100", bar, 2))
     assert sorted(s[1][0] for s in sent) == [f"bot:{bot.pk}", "bots", "dashboard"]
     # The same equity again is not pushed, however much time has passed.
     clock[0] += 5.0
     sent.clear()
-    run_tick(bots=engine.running_bots(asset.pk), tick=tick(asset, "9100", bar, 3))
+    with django_capture_on_commit_callbacks(execute=True):
+        run_tick(bots=engine.running_bots(asset.pk), tick=tick(asset, "9100", bar, 3))
     assert sent == []
 
 
@@ -139,7 +142,7 @@ def test_a_flat_bot_pushes_nothing_on_quiet_ticks(
 ) -> None:
     bot = run(make_bot(alice))
     sent: list[Any] = []
-    monkeypatch.setattr(live, "push_to_user", lambda *a, **k: sent.append(a))
+    monkeypatch.setattr(live, "push_parts", lambda _u, parts: sent.extend(parts))
     live.reset_throttle()
     bots = engine.running_bots(asset.pk)
     pushed = live.push_marks(bots, Decimal("9000"))
@@ -164,19 +167,21 @@ def test_hundred_bots_push_at_most_once_a_second_each(
         run(other)
     bots = engine.running_bots(asset.pk)
     assert len(bots) == 100
-    frames: list[Any] = []
-    monkeypatch.setattr(live, "push_to_user", lambda *a, **k: frames.append(a))
-    monkeypatch.setattr(
-        "apps.system.dashboard.push_to_user", lambda *a, **k: frames.append(a)
-    )
+    messages: list[list[Any]] = []
+    monkeypatch.setattr(live, "push_parts", lambda _u, parts: messages.append(parts))
     clock = [50.0]
     monkeypatch.setattr(live.time, "monotonic", lambda: clock[0])
     live.reset_throttle()
     for i in range(40):  # 40 ticks over 2 s
         live.push_marks(engine.running_bots(asset.pk), Decimal(9000 + i))
         clock[0] += 0.05
-    # 100 bots x 2 windows x (status + row) + the owner's dashboard twice
-    assert len(frames) == 100 * 2 * 2 + 2
+    # One message per second (not one per bot): 100 x (status + row) + dashboard.
+    sent = [m for m in messages if m]
+    assert len(sent) == 2
+    for parts in sent:
+        topics = [t[0] for t, _h in parts]
+        assert topics.count("bots") == 100 and topics.count("dashboard") == 1
+        assert len({t for t in topics if t.startswith("bot:")}) == 100
 
 
 @pytest.mark.django_db
@@ -187,12 +192,11 @@ def test_a_new_bot_is_appended_to_the_list_and_a_deleted_one_removed(
 
     sent: list[tuple[list[str], str]] = []
 
-    def record(user_id: int, html: str, *, topics: Any) -> None:
+    def record(user_id: int, parts: Any) -> None:
         assert user_id == alice.pk
-        sent.append((sorted(topics), html))
+        sent.extend((sorted(t), h) for t, h in parts)
 
-    monkeypatch.setattr(live, "push_to_user", record)
-    monkeypatch.setattr("apps.system.dashboard.push_to_user", record)
+    monkeypatch.setattr(live, "push_parts", record)
     with django_capture_on_commit_callbacks(execute=True):
         bot = make_bot(alice, name="fresh")
     rows = [h for t, h in sent if t == ["bots"]]
