@@ -90,6 +90,7 @@ class Outbox:
 
     def __init__(self) -> None:
         self.parts: dict[int, list[Part]] = defaultdict(list)
+        self.dashboards: dict[int, tuple[str, ...]] = {}
 
     def add_bot(self, bot: TradingBot, *, activity: bool = True) -> None:
         self.parts[bot.owner_id].append(
@@ -99,15 +100,20 @@ class Outbox:
         _bot_pushed[bot.pk] = (time.monotonic(), bot.metrics.get("equity", ""))
 
     def add_dashboard(self, owner_id: int, *cards: str) -> None:
-        from apps.system.dashboard import dashboard_part
-
         _user_pushed[owner_id] = time.monotonic()
-        self.parts[owner_id].append(dashboard_part(owner_id, *cards))
+        self.dashboards[owner_id] = cards
 
     def send(self) -> None:
+        """The bots' fragments first; the dashboard cards (rendered from several
+        queries) in a second message, so they never delay an order's fragment."""
+        from apps.system.dashboard import dashboard_part
+
         for owner_id, parts in self.parts.items():
             push_parts(owner_id, parts)
+        for owner_id, cards in self.dashboards.items():
+            push_parts(owner_id, [dashboard_part(owner_id, *cards)])
         self.parts.clear()
+        self.dashboards.clear()
 
 
 def load(bot_ids: Iterable[int], price: Decimal | None = None) -> list[TradingBot]:
@@ -217,7 +223,7 @@ def push_marks(bots: Iterable[TradingBot], price: Decimal) -> int:
         if now - _user_pushed.get(owner, 0.0) >= EQUITY_PUSH_SECONDS:
             outbox.add_dashboard(owner, "paper")
     pushed = sum(
-        1 for parts in outbox.parts.values() for t, _ in parts if t[0] == "bots"
+        1 for parts in outbox.parts.values() for t, _ in parts if t == ["bots"]
     )
     outbox.send()
     return pushed

@@ -175,13 +175,14 @@ def test_hundred_bots_push_at_most_once_a_second_each(
     for i in range(40):  # 40 ticks over 2 s
         live.push_marks(engine.running_bots(asset.pk), Decimal(9000 + i))
         clock[0] += 0.05
-    # One message per second (not one per bot): 100 x (status + row) + dashboard.
-    sent = [m for m in messages if m]
-    assert len(sent) == 2
-    for parts in sent:
-        topics = [t[0] for t, _h in parts]
-        assert topics.count("bots") == 100 and topics.count("dashboard") == 1
+    # Per second (not per bot): one message with 100 x (status + row), then one
+    # with the owner's dashboard.
+    assert len(messages) == 4
+    for bots_message, dashboard in (messages[0:2], messages[2:4]):
+        topics = [t[0] for t, _h in bots_message]
+        assert topics.count("bots") == 100
         assert len({t for t in topics if t.startswith("bot:")}) == 100
+        assert [t for t, _h in dashboard] == [["dashboard"]]
 
 
 @pytest.mark.django_db
