@@ -46,8 +46,14 @@ def bench_env(redis_db: int = 11) -> dict[str, str]:
 def serve(env: dict[str, str], *, feed: bool = False) -> Iterator[str]:
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    # The account without the demo's bot and training jobs: they would trade on
+    # the benchmark's ticks and queue work no worker takes.
     subprocess.run(
-        [*manage, "bootstrap"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+        [*manage, "bootstrap", "--no-demo"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     port = free_port()
     procs = [

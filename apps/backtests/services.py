@@ -38,6 +38,7 @@ from apps import webhooks
 from apps.audit.services import record_event
 from apps.market.models import TIMEFRAMES, Asset, Candle
 from apps.market.services import load_arrays
+from apps.system.dashboard import push_dashboard
 from apps.system.live import push_to_user_on_commit
 from apps.system.services import get_setting
 
@@ -620,22 +621,24 @@ def delete_backtest(
 # --- live updates ----------------------------------------------------------------
 
 
-def _push(user_id: int, html: str) -> None:
-    push_to_user_on_commit(user_id, html)
+def _push(user_id: int, html: str, topics: list[str]) -> None:
+    push_to_user_on_commit(user_id, html, topics=topics)
+    # The dashboard's "in progress" card follows every job's status and progress.
+    push_dashboard(user_id, "jobs", on_commit=True)
 
 
 def push_backtest(backtest: Backtest) -> None:
     html = render_to_string(
         "backtests/_status.html", {"backtest": backtest, "oob": True}
     )
-    _push(backtest.owner_id, html)
+    _push(backtest.owner_id, html, ["backtests", f"backtest:{backtest.pk}"])
 
 
 def push_sweep(sweep: Sweep) -> None:
     html = render_to_string(
         "backtests/_sweep_status.html", {"sweep": sweep, "oob": True}
     )
-    _push(sweep.owner_id, html)
+    _push(sweep.owner_id, html, ["sweeps", f"sweep:{sweep.pk}"])
 
 
 # --- sweeps -----------------------------------------------------------------------

@@ -12,17 +12,15 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from apps import webhooks
 from apps.audit.services import record_event
 from apps.backtests.strategies import StrategyParamError, get_strategy
 from apps.market.models import TIMEFRAMES, Asset
-from apps.system.live import push_to_user
 from apps.system.services import get_setting
 
-from . import broker, engine
+from . import broker, engine, live
 from .models import JournalEntry, Order, PaperAccount, Position, TradingBot
 
 log = logging.getLogger(__name__)
@@ -136,6 +134,7 @@ def create_bot(
         resource=bot,
         details={"symbol": asset.symbol, "strategy": bot.strategy, "mode": bot.mode},
     )
+    live.push_added(bot.pk)
     return bot
 
 
@@ -328,6 +327,7 @@ def delete_bot(
         resource=bot,
         details={"name": bot.name},
     )
+    live.push_removed(bot.owner_id, bot.pk)
     bot.delete()
 
 
@@ -382,12 +382,17 @@ def place_manual_order(
 
 def run_tick(*, bots: list[TradingBot], tick: Any) -> int:
     """The feed's path: every running bot (from ``engine.running_bots``) on this
-    tick, each that needs it in its own transaction; returns how many decided."""
+    tick, each that needs it in its own transaction; returns how many decided.
+    Changed bots are pushed at once (the dashboard once per owner); the others'
+    marked-to-market equity is pushed throttled (``apps.bots.live``)."""
     if get_setting("emergency_stop"):
         return 0
     decided = 0
+    quiet: list[TradingBot] = []
+    changed: list[TradingBot] = []
     for bot in bots:
         if not engine.needs_attention(bot, tick):
+            quiet.append(bot)
             continue
         try:
             result = engine.process_tick(bot_id=bot.pk, tick=tick)
@@ -395,23 +400,15 @@ def run_tick(*, bots: list[TradingBot], tick: Any) -> int:
             log.exception("bot %s failed on a tick", bot.pk)
             continue
         decided += result.decided
-        if result.changed:
-            push_bot(bot.pk)
+        (changed if result.changed else quiet).append(bot)
+    price = Decimal(str(tick.price))
+    transaction.on_commit(
+        lambda: live.push_tick(changed=changed, quiet=quiet, price=price)
+    )
     return decided
 
 
-def push_bot(bot_id: int) -> None:
-    """After commit, push the bot's status, row and activity to its owner only."""
-
-    def send() -> None:
-        bot = (
-            TradingBot.objects.select_related("asset", "account", "position")
-            .filter(pk=bot_id)
-            .first()
-        )
-        if bot is None:
-            return
-        html = render_to_string("bots/_push.html", {"bot": bot, "oob": True})
-        push_to_user(bot.owner_id, html)
-
-    transaction.on_commit(send)
+def push_bot(bot_id: int, *, dashboard: bool = True) -> None:
+    """After commit, push the bot's status, row and activity to its owner only
+    (and the owner's dashboard unless the caller pushes it once for many bots)."""
+    live.push_bot(bot_id, dashboard=dashboard)

@@ -15,18 +15,24 @@ from django.views.decorators.http import require_POST
 from apps.backtests.strategies import STRATEGIES
 from apps.system.services import get_setting
 
-from . import parity, services
+from . import live, parity, services
 from .forms import PERCENT_FIELDS, BotForm
 from .models import Fill, TradingBot
 
 
 def _bot(request: HttpRequest, pk: int) -> TradingBot:
-    return get_object_or_404(
+    bot = get_object_or_404(
         TradingBot.objects.owned_by(request.user).select_related(
             "asset", "account", "position"
         ),
         pk=pk,
     )
+    return mark(bot)
+
+
+def mark(bot: TradingBot) -> TradingBot:
+    """Equity and profit at the latest price, as the live pushes show them."""
+    return live.mark_latest([bot])[0]
 
 
 def _writer(request: HttpRequest) -> None:
@@ -36,8 +42,10 @@ def _writer(request: HttpRequest) -> None:
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
-    bots = TradingBot.objects.owned_by(request.user).select_related(
-        "asset", "account", "position"
+    bots = live.mark_latest(
+        TradingBot.objects.owned_by(request.user).select_related(
+            "asset", "account", "position"
+        )
     )
     return render(request, "bots/index.html", {"bots": bots})
 

@@ -1,22 +1,48 @@
-"""/ws/me/: the caller's private stream (jobs, bots, fills), one group per user."""
+"""/ws/me/?topics=...: the caller's private stream (jobs, bots, fills), one group
+per user. The socket receives only the pushes of the topics its page shows (see
+``apps.system.live``); a socket that names no topic receives nothing."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+
+TOPIC = re.compile(r"^[a-z]{1,20}(:\d{1,12})?$")
+MAX_TOPICS = 20
 
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def parse_topics(query_string: bytes) -> set[str] | None:
+    """The topics a page asked for, or None when the request is malformed."""
+    query = parse_qs(query_string.decode(errors="replace"))
+    raw = [t.strip() for t in ",".join(query.get("topics", [])).split(",")]
+    topics = {t for t in raw if t}
+    if len(topics) > MAX_TOPICS or not all(TOPIC.match(t) for t in topics):
+        return None
+    return topics
+
+
 class MeConsumer(AsyncWebsocketConsumer):
+    topics: set[str]
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
             await self.close(code=4401)
             return
+        topics = parse_topics(self.scope.get("query_string", b""))
+        if topics is None:
+            await self.close(code=4400)
+            return
+        self.topics = topics
+        # Only the owner's group is ever joined: a topic naming another user's
+        # object receives nothing, since nobody pushes it to this group.
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -32,4 +58,8 @@ class MeConsumer(AsyncWebsocketConsumer):
         return
 
     async def push_html(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["html"])
+        html = "".join(
+            part for topics, part in event["parts"] if self.topics.intersection(topics)
+        )
+        if html:
+            await self.send(text_data=html)

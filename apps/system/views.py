@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from apps.audit.models import AuditLog
 
-from .dashboard import dashboard_sections
+from .dashboard import dashboard_sections, live_context
 from .health import run_checks
 
 
@@ -19,7 +19,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "system/dashboard.html",
-        {"sections": dashboard_sections(request.user), "recent_events": recent},
+        {
+            "sections": dashboard_sections(request.user),
+            "recent_events": recent,
+            **live_context(request.user.pk),
+        },
     )
 
 

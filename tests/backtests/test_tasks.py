@@ -98,9 +98,16 @@ def test_progress_and_the_result_are_pushed_to_the_owners_group(
                 break
     finally:
         async_to_sync(layer.group_discard)(user_group(alice.pk), channel)
-    htmls = [m["html"] for m in messages]
     assert all(m["type"] == "push.html" for m in messages)
+    topic = f"backtest:{backtest.pk}"
+    parts = [(t, h) for m in messages for t, h in m["parts"]]
+    htmls = [h for t, h in parts if topic in t]
     assert all(f'id="backtest-{backtest.pk}-status"' in h for h in htmls)
+    # The dashboard's "in progress" card follows the job under its own topic.
+    dash = [h for t, h in parts if t == ["dashboard"]]
+    assert dash and 'id="dash-jobs"' in dash[0] and "dash-jobs" in dash[-1]
+    # Rendered when each push is sent (here all at the end): no longer running.
+    assert f"/backtests/{backtest.pk}/" not in dash[-1]
     assert all('hx-swap-oob="true"' in h for h in htmls)
     assert len(htmls) >= 3
     assert any('data-status="running"' in h for h in htmls)

@@ -42,6 +42,9 @@ def _settings(settings: Any) -> None:
 
     feed._FINEST.clear()  # noqa: SLF001 - asset ids repeat between tests
     engine._BARS.clear()  # noqa: SLF001
+    from apps.bots import live
+
+    live.reset_throttle()  # bot ids repeat between tests too
 
 
 @pytest.fixture

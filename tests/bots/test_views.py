@@ -39,7 +39,7 @@ def test_list_page(web: Client, alice: Any, asset: Any) -> None:
     r = web.get("/bots/")
     assert r.status_code == 200
     html = r.content.decode()
-    assert "mine" in html and 'ws-connect="/ws/me/"' in html
+    assert "mine" in html and 'ws-connect="/ws/me/?topics=bots"' in html
 
 
 def test_create_form_creates_a_bot(web: Client, alice: Any, asset: Any) -> None:

@@ -84,7 +84,7 @@ def test_detail_page_with_metrics_chart_and_actions(
     assert 'id="forecast-chart"' in html and 'id="model-chart-config"' in html
     assert f'action="/models/{trained.pk}/train/"' in html
     assert f'hx-post="/models/{trained.pk}/predict/"' in html
-    assert 'ws-connect="/ws/me/"' in html
+    assert f'ws-connect="/ws/me/?topics=model:{trained.pk}"' in html
     config = json.loads(
         html.split('id="model-chart-config" type="application/json">')[1].split(
             "</script>"

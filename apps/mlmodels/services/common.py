@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.market.models import TIMEFRAMES, Asset, Candle
 from apps.market.prices import latest_price
+from apps.system.dashboard import push_dashboard
 from apps.system.live import push_to_user_on_commit
 
 from .. import forecasters
@@ -118,8 +119,9 @@ def artefact_dir(model: MLModel) -> Path:
     return Path(settings.VAR_DIR) / "models" / str(model.owner_id) / str(model.pk)
 
 
-def _push(user_id: int, html: str) -> None:
-    push_to_user_on_commit(user_id, html)
+def _push(user_id: int, html: str, topics: list[str], dashboard: str) -> None:
+    push_to_user_on_commit(user_id, html, topics=topics)
+    push_dashboard(user_id, dashboard, on_commit=True)
 
 
 def latest_run(model: MLModel) -> TrainingRun | None:
@@ -131,7 +133,7 @@ def push_model(model: MLModel, run: TrainingRun | None = None) -> None:
         "mlmodels/_status.html",
         {"model": model, "run": run or latest_run(model), "oob": True},
     )
-    _push(model.owner_id, html)
+    _push(model.owner_id, html, ["models", f"model:{model.pk}"], "jobs")
 
 
 def predictions_context(model: MLModel) -> dict[str, Any]:
@@ -158,4 +160,4 @@ def push_predictions(model: MLModel) -> None:
     html = render_to_string(
         "mlmodels/_predictions.html", {**predictions_context(model), "oob": True}
     )
-    _push(model.owner_id, html)
+    _push(model.owner_id, html, [f"model:{model.pk}"], "predictions")

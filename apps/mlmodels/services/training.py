@@ -468,9 +468,15 @@ def _finish_trained(run: TrainingRun, seconds: float) -> None:
         if run.predict_after:
             from .forecasts import request_forecast
 
-            model = run.model
+            # Reloaded: the run's model object predates ``trained_run`` (a first
+            # training's would still read as untrained and refuse to forecast).
+            model_id = run.model_id
             transaction.on_commit(
-                lambda: request_forecast(model=model, actor=None, source="schedule")
+                lambda: request_forecast(
+                    model=MLModel.objects.get(pk=model_id),
+                    actor=None,
+                    source="schedule",
+                )
             )
     _push_run(run)
 
