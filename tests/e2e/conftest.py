@@ -71,6 +71,9 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "AAITI_ENV": "development",
             "DEBUG": "false",
             "DEMO_USER_EMAIL": "",
+            # Every browser flow signs up a fresh trader from 127.0.0.1: more than
+            # the production 10 an hour (the limit itself is tested in tests/accounts).
+            "RATELIMIT_SIGNUP_IP": "200/h",
             # Webhook flows deliver to a receiver on 127.0.0.1 over plain http.
             "WEBHOOK_ALLOW_HTTP": "true",
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",

@@ -43,6 +43,17 @@ def watch(page: Any) -> tuple[list[str], dict[str, int]]:
     return errors, frames
 
 
+def wait_for_frames(page: Any, frames: dict[str, int], path: str) -> None:
+    """Stay on the page until its socket has received a pushed frame (at most 45 s:
+    a loaded machine may take a while to close the next replayed bar), then a little
+    longer so that later fragments get swapped too."""
+    for _ in range(90):
+        if frames.get(path, 0) > 0:
+            break
+        page.wait_for_timeout(500)
+    page.wait_for_timeout(3000)
+
+
 def create_bot(page: Any, live_url: str, name: str) -> str:
     page.goto(f"{live_url}/bots/new/")
     page.get_by_label("Name").fill(name)
@@ -75,11 +86,11 @@ def test_pages_get_only_their_pushes_and_log_no_console_error(
 
     page.goto(f"{live_url}/bots/")
     expect(page.get_by_test_id("bot-row")).to_have_count(2)
-    page.wait_for_timeout(6000)
+    wait_for_frames(page, frames, "bots/")
 
     page.goto(first)
     expect(page.get_by_test_id("status-badge")).to_have_text("Running")
-    page.wait_for_timeout(6000)
+    wait_for_frames(page, frames, first.split("//", 1)[1].split("/", 1)[1])
     screenshot("bot-page-live")
 
     # Pushes did arrive on every page, and none made htmx (or anything) complain.
