@@ -13,8 +13,6 @@ Marked ``fuzz``: skip it locally with ``-m "not fuzz"``.
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +26,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.security.world import build_world
+
 pytestmark = [pytest.mark.django_db, pytest.mark.fuzz, pytest.mark.slow]
 
 EXAMPLES = 12  # per operation; ~60 operations
@@ -40,7 +40,6 @@ CHECKS = [
 # Operations that end the caller's session or destroy the objects the others act
 # on run last, so the rest of the run still reaches real objects.
 LAST = ("DELETE", "/api/auth/logout/", "/api/auth/password/")
-START = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def load_schema() -> Any:
@@ -56,91 +55,6 @@ def operations(schema: Any) -> list[Any]:
         return int(op.method.upper() in LAST or op.path in LAST)
 
     return sorted(ops, key=lambda op: (late(op), op.path, op.method))
-
-
-def _bars(n: int) -> list[Any]:
-    from apps.market.services import Bar
-
-    closes = [round(100 + 10 * math.sin(i / 7) + 0.05 * i, 4) for i in range(n)]
-    opens = [100.0, *closes[:-1]]
-    return [
-        Bar(START + timedelta(hours=i), o, max(o, c) + 1, min(o, c) - 1, c, 5.0)
-        for i, (o, c) in enumerate(zip(opens, closes, strict=True))
-    ]
-
-
-def build_world(owner: Any) -> dict[str, Any]:
-    """Real objects of ``owner``'s, made through the services, as the API makes them."""
-    import io
-
-    from apps.backtests import services as backtests
-    from apps.bots import services as bots
-    from apps.market.services import get_or_create_asset, import_candles, upsert_candles
-    from apps.mlmodels import services as ml
-
-    asset = get_or_create_asset(symbol="BTC-USD")
-    upsert_candles(asset=asset, timeframe="1h", bars=_bars(300))
-    csv = "time,open,high,low,close,volume\n" + "".join(
-        f"{(START + timedelta(hours=i)).isoformat()},1,2,0.5,1.5,3\n" for i in range(30)
-    )
-    record = import_candles(
-        fileobj=io.BytesIO(csv.encode()),
-        symbol="ETH-USD",
-        timeframe="1h",
-        actor=owner,
-        asset_owner=owner,
-    )
-    model = ml.create_model(
-        owner=owner,
-        spec=ml.ModelSpec(
-            name="naive",
-            algorithm="naive",
-            symbol="BTC-USD",
-            timeframe="1h",
-            params={},
-            horizon=6,
-            folds=3,
-            max_train_bars=200,
-        ),
-    )
-    run = ml.start_training(model=model, actor=owner, enqueue=False)
-    ml.run_training(run_id=run.pk)
-    model.refresh_from_db()
-    job = ml.request_forecast(model=model, actor=owner, enqueue=False)
-    ml.run_forecast(job_id=job.pk)
-    req = backtests.JobRequest(
-        symbol="BTC-USD",
-        timeframe="1h",
-        strategy="sma_cross",
-        params={"fast": 5, "slow": 20},
-    )
-    backtest = backtests.create_backtest(owner=owner, req=req, enqueue=False)
-    backtests.run_backtest_job(backtest_id=backtest.pk)
-    sweep = backtests.create_sweep(
-        owner=owner, req=req, grid={"fast": [3, 5], "slow": [20]}, enqueue=False
-    )
-    backtests.run_sweep_inline(sweep)
-    bot = bots.create_bot(
-        owner=owner,
-        spec=bots.BotSpec(
-            name="sma bot",
-            symbol="BTC-USD",
-            strategy="sma_cross",
-            params={"fast": 3, "slow": 8},
-            timeframe="1h",
-            config=None,
-        ),
-    )
-    return {
-        "symbol": asset.symbol,
-        "/api/market/imports/": record.pk,
-        "/api/models/": model.pk,
-        "run_id": run.pk,
-        "job_id": job.pk,
-        "/api/sweeps/": sweep.pk,
-        "/api/backtests/": backtest.pk,
-        "/api/bots/": bot.pk,
-    }
 
 
 def real_parameters(path: str, world: dict[str, Any]) -> dict[str, Any]:
