@@ -205,3 +205,69 @@ def test_another_user_gets_404_on_every_route_and_method_changes_nothing_and_is_
     assert not problems, "\n".join(problems)
     assert attempts >= len(OWNED_ROUTES)
     assert snapshot(alice) == before, "alice's things changed under bob's attempts"
+
+
+# A viewer's own account pages and sign-in flows are theirs to use.
+VIEWER_MAY_WRITE = {
+    "accounts/login/",
+    "accounts/signup/",
+    "accounts/logout/",
+    "accounts/password/",
+    "accounts/profile/",
+    "api/auth/token/",
+    "api/auth/token/refresh/",
+    "api/auth/token/verify/",
+    "api/auth/logout/",
+    "api/auth/password/",
+    "api/me/",
+}
+
+
+def viewer_refusal(response: Any) -> bool:
+    from django.contrib.messages import get_messages
+
+    texts = [str(m) for m in get_messages(response.wsgi_request)]
+    return any(t.startswith("Your role is viewer") for t in texts)
+
+
+def test_a_viewer_gets_403_on_every_write_and_changes_nothing(
+    vera: Any, password: str, settings: Any, tmp_path: Any
+) -> None:
+    settings.VAR_DIR = tmp_path
+    world = build_world(vera)  # a viewer's own things (made before the role mattered)
+    page, api = signed_in(vera, password)
+    before = snapshot(vera)
+    problems: list[str] = []
+    checked = 0
+    targets = [(route, OWNED_ROUTES[route]) for route in OWNED_ROUTES]
+    targets += [
+        (route, None)
+        for route in routes()
+        if not PARAM.search(route)
+        and not exempt(route)
+        and route not in VIEWER_MAY_WRITE
+        and not route.startswith(("api/schema", "api/docs", "api/redoc", "metrics"))
+    ]
+    for route, row in targets:
+        is_api = route.startswith("api/")
+        client = api if is_api else page
+        path = "/" + route if row is None else url(route, row, world, missing=False)
+        client.get(path)  # shows (and so clears) any flash message still pending
+        read = body(client.get(path, HTTP_HX_REQUEST="true"), path)
+        for method in WRITES:
+            if is_api:
+                response = call(client, method, path, is_api)
+            else:  # as htmx sends them; some forms also post plainly (see below)
+                response = getattr(client, method)(path, HTTP_HX_REQUEST="true")
+            if response.status_code == 405:
+                continue
+            if response.status_code == 200 and body(response, path) == read:
+                continue  # a read page that ignores the method: the same page
+            checked += 1
+            if response.status_code == 302 and not is_api and viewer_refusal(response):
+                continue  # a plain form post: redirected with the refusal message
+            if response.status_code != 403:
+                problems.append(f"{method.upper()} {path}: {response.status_code}")
+    assert not problems, "viewer writes not refused with 403:\n" + "\n".join(problems)
+    assert checked >= 30
+    assert snapshot(vera) == before, "a viewer's writes changed something"
