@@ -271,3 +271,95 @@ def test_a_viewer_gets_403_on_every_write_and_changes_nothing(
     assert not problems, "viewer writes not refused with 403:\n" + "\n".join(problems)
     assert checked >= 30
     assert snapshot(vera) == before, "a viewer's writes changed something"
+
+
+# --- WebSockets -------------------------------------------------------------------
+
+WS_MATRIX = {
+    "ws/me/": "group user.<id> from the session's own user; no id in the URL",
+    "ws/prices/": "groups of shared symbols only; another user's private symbol "
+    "is never joined",
+}
+
+
+def test_every_websocket_route_is_in_the_matrix() -> None:
+    from aaiti.routing import websocket_urlpatterns
+
+    found = {str(p.pattern) for p in websocket_urlpatterns}
+    assert found == set(WS_MATRIX), (
+        f"WebSocket routes without an isolation row in WS_MATRIX: "
+        f"{sorted(found - set(WS_MATRIX))}; stale rows: {sorted(set(WS_MATRIX) - found)}"
+    )
+
+
+def _socket(user: Any, path: str, query: str = "") -> Any:
+    from channels.testing import WebsocketCommunicator
+
+    from aaiti.routing import websocket_urlpatterns
+
+    consumer = next(p for p in websocket_urlpatterns if str(p.pattern) == path)
+    comm = WebsocketCommunicator(consumer.callback, f"/{path}?{query}")
+    comm.scope["user"] = user
+    comm.scope["query_string"] = query.encode()
+    return comm
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_user_never_receives_alices_private_stream(
+    alice: Any, bob: Any
+) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from apps.system.consumers import user_group
+
+    async def scenario() -> None:
+        mine, theirs = _socket(alice, "ws/me/"), _socket(bob, "ws/me/")
+        # bob also tries to name alice in the URL: the stream is the session's own
+        sneaky = _socket(bob, "ws/me/", f"user={alice.pk}&group=user.{alice.pk}")
+        for comm in (mine, theirs, sneaky):
+            assert (await comm.connect())[0]
+        await get_channel_layer().group_send(
+            user_group(alice.pk), {"type": "push.html", "html": "<p>alice only</p>"}
+        )
+        assert await mine.receive_from(timeout=3) == "<p>alice only</p>"
+        assert await theirs.receive_nothing(timeout=0.5)
+        assert await sneaky.receive_nothing(timeout=0.2)
+        for comm in (mine, theirs, sneaky):
+            await comm.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_users_private_symbol_is_never_subscribed(alice: Any, bob: Any) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from apps.market.live import group_name
+    from apps.market.models import Asset
+
+    Asset.objects.create(symbol="BTC-USD", base="BTC", quote="USD")
+    Asset.objects.create(symbol="SECRET-USD", base="SECRET", quote="USD", owner=alice)
+
+    async def push(symbol: str, html: str) -> None:
+        await get_channel_layer().group_send(
+            group_name(symbol), {"type": "price.update", "html": html, "seq": 1}
+        )
+
+    async def scenario() -> None:
+        only = _socket(bob, "ws/prices/", "symbols=SECRET-USD")
+        mixed = _socket(bob, "ws/prices/", "symbols=BTC-USD,SECRET-USD")
+        connected, _ = await only.connect()
+        assert (await mixed.connect())[0]
+        await push("SECRET-USD", "<b>secret</b>")
+        await push("BTC-USD", "<b>shared</b>")
+        # the shared symbol arrives (so the socket works), the private one never
+        assert await mixed.receive_from(timeout=3) == "<b>shared</b>"
+        assert await mixed.receive_nothing(timeout=0.5)
+        if connected:
+            assert await only.receive_nothing(timeout=0.2)
+            await only.disconnect()
+        await mixed.disconnect()
+
+    async_to_sync(scenario)()
