@@ -15,6 +15,20 @@ pytestmark = pytest.mark.django_db
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+def json_schema(node: Any) -> Any:
+    """OpenAPI 3.0's ``nullable`` as JSON Schema's null type."""
+    if isinstance(node, list):
+        return [json_schema(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: json_schema(v) for k, v in node.items() if k != "nullable"}
+    if node.get("nullable") and "type" in node:
+        out["type"] = [node["type"], "null"]
+    elif node.get("nullable"):
+        out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
 @pytest.fixture
 def schema(client: Client) -> dict[str, Any]:
     response = client.get(
@@ -94,3 +108,28 @@ def test_the_documented_error_shape_is_what_the_api_answers(
     page_past_end = client.get("/api/audit/?page=999")
     assert page_past_end.status_code == 404
     jsonschema.validate(page_past_end.json(), schema["components"]["schemas"]["Error"])
+
+
+def test_an_untrained_models_trained_run_is_documented_nullable(
+    schema: dict[str, Any], client: Client, alice: Any
+) -> None:
+    """Found by the fuzzer: PATCHing a trained model's parameters untrains it, and
+    the answer's ``trained_run: null`` broke the documented integer."""
+    import jsonschema
+
+    field = schema["components"]["schemas"]["Model"]["properties"]["trained_run"]
+    assert field.get("nullable") is True
+    from tests.security.world import build_world
+
+    model_id = build_world(alice)["mlmodels.MLModel"]
+    client.force_login(alice)
+    response = client.patch(
+        f"/api/models/{model_id}/",
+        {"max_train_bars": 150},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["trained_run"] is None  # changed, so untrained
+    schemas = {"components": schema["components"], "$ref": "#/components/schemas/Model"}
+    jsonschema.validate(body, json_schema(schemas))
