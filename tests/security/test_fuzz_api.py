@@ -30,7 +30,7 @@ from tests.security.world import build_world
 
 pytestmark = [pytest.mark.django_db, pytest.mark.fuzz, pytest.mark.slow]
 
-EXAMPLES = 40  # per operation; ~60 operations, about a minute on 2 cores
+EXAMPLES = 100  # per operation; ~60 operations, about 1.5 minutes on 2 cores
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
