@@ -120,6 +120,18 @@ HEADERS: list[dict[str, str]] = [{}]
 
 
 @pytest.fixture(autouse=True)
+def _keep_the_test_connection(monkeypatch: Any) -> None:
+    """Django closes "old" connections when a request starts and finishes. Its test
+    client suspends that around each of its requests; the plain WSGI app that
+    schemathesis calls does not, and on PostgreSQL it would close the connection
+    that holds the test's transaction."""
+    from django.db import connections
+
+    for conn in connections.all():
+        monkeypatch.setattr(conn, "close_if_unusable_or_obsolete", lambda: None)
+
+
+@pytest.fixture(autouse=True)
 def _token(api: Any, alice: Any, password: str, settings: Any, tmp_path: Any) -> None:
     settings.VAR_DIR = tmp_path  # model artefacts
     HEADERS[0] = bearer(api, alice, password)
