@@ -363,3 +363,47 @@ def test_another_users_private_symbol_is_never_subscribed(alice: Any, bob: Any) 
         await mixed.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_another_users_lists_and_pages_show_none_of_alices_things(
+    world: dict[str, Any], alice: Any, bob: Any, password: str
+) -> None:
+    page, api = signed_in(bob, password)
+    for path in (
+        "/api/models/",
+        "/api/backtests/",
+        "/api/sweeps/",
+        "/api/bots/",
+        "/api/market/imports/",
+    ):
+        response = api.get(path)
+        assert response.status_code == 200, path
+        assert response.json()["count"] == 0, path  # bob owns nothing
+    assets = api.get("/api/market/assets/").json()
+    rows = assets["results"] if isinstance(assets, dict) else assets
+    assert world["private_symbol"] not in {a["symbol"] for a in rows}
+    audit = api.get("/api/audit/").json()
+    assert all(
+        row.get("actor_email", bob.email) == bob.email for row in audit["results"]
+    )
+    links = [
+        f'href="/models/{world["mlmodels.MLModel"]}/"',
+        f'href="/backtests/{world["backtests.Backtest"]}/"',
+        f'href="/backtests/sweeps/{world["backtests.Sweep"]}/"',
+        f'href="/bots/{world["bots.TradingBot"]}/"',
+        f'href="/markets/imports/{world["market.MarketImport"]}/"',
+        world["private_symbol"],
+    ]
+    own = Client()
+    own.force_login(alice)
+    for path in (
+        "/models/",
+        "/backtests/",
+        "/backtests/sweeps/",
+        "/bots/",
+        "/markets/",
+    ):
+        html = page.get(path).content.decode()
+        assert not [link for link in links if link in html], path
+        # the same page shows them to alice, so the check above can fail
+        assert [link for link in links if link in own.get(path).content.decode()], path
