@@ -139,6 +139,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "apps.audit.access.DeniedAccessAuditMiddleware",
 ]
 
 ROOT_URLCONF = "aaiti.urls"
@@ -384,6 +385,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"TimeframeEnum": "apps.market.models.TIMEFRAME_CHOICES"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.system.schema.document_errors",
+    ],
 }
 
 # --- Security -------------------------------------------------------------------

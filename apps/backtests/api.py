@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.market.models import TIMEFRAMES
+from apps.system.schema import paginated
 
 from . import services
 from .forecast_inputs import DEFAULT_REFIT_EVERY, REFIT_MODES
@@ -326,7 +327,7 @@ def _time(epoch: int) -> datetime:
 class BacktestTrades(RedisDownAnswers503, APIView):
     """The trade list in order, paginated (``?page=``, 50 per page)."""
 
-    @extend_schema(responses=TradeSerializer(many=True))
+    @extend_schema(responses=paginated(TradeSerializer))
     def get(self, request: Request, pk: int) -> Response:
         backtest = generics.get_object_or_404(
             Backtest.objects.owned_by(request.user).only("pk", "trades", "owner"),

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from apps.market.models import TIMEFRAMES
 from apps.market.prices import latest_price
+from apps.system.schema import paginated
 
 from . import engine, services
 from .models import Fill, JournalEntry, Order, TradingBot
@@ -119,7 +120,7 @@ def owned_bot(request: Request, pk: int) -> TradingBot:
 
 
 class BotList(APIView):
-    @extend_schema(operation_id="bots_list", responses=BotSerializer(many=True))
+    @extend_schema(operation_id="bots_list", responses=paginated(BotSerializer))
     def get(self, request: Request) -> Response:
         qs = TradingBot.objects.owned_by(request.user).select_related(
             "asset", "account"
@@ -265,7 +266,7 @@ class OrderInputSerializer(serializers.Serializer):
 
 class OrderList(APIView):
     @extend_schema(
-        operation_id="bots_orders_list", responses=OrderSerializer(many=True)
+        operation_id="bots_orders_list", responses=paginated(OrderSerializer)
     )
     def get(self, request: Request, pk: int) -> Response:
         bot = owned_bot(request, pk)
@@ -345,7 +346,7 @@ class _BotPage(APIView):
 class FillList(_BotPage):
     serializer, relation = FillSerializer, "fills"
 
-    @extend_schema(operation_id="bots_fills_list", responses=FillSerializer(many=True))
+    @extend_schema(operation_id="bots_fills_list", responses=paginated(FillSerializer))
     def get(self, request: Request, pk: int) -> Response:
         return super().get(request, pk)
 
@@ -354,7 +355,7 @@ class JournalList(_BotPage):
     serializer, relation = JournalSerializer, "journal"
 
     @extend_schema(
-        operation_id="bots_journal_list", responses=JournalSerializer(many=True)
+        operation_id="bots_journal_list", responses=paginated(JournalSerializer)
     )
     def get(self, request: Request, pk: int) -> Response:
         return super().get(request, pk)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -318,7 +318,15 @@ class GapList(APIView):
             OpenApiParameter("start", str),
             OpenApiParameter("end", str),
         ],
-        responses=GapSerializer(many=True),
+        responses=inline_serializer(
+            name="GapReport",
+            fields={
+                "symbol": serializers.CharField(),
+                "timeframe": serializers.CharField(),
+                "missing": serializers.IntegerField(),
+                "gaps": GapSerializer(many=True),
+            },
+        ),
     )
     def get(self, request: Request, symbol: str) -> Response:
         asset = resolve_asset(request.user, symbol)

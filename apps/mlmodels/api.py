@@ -66,7 +66,7 @@ class ModelPatchSerializer(serializers.Serializer):
 class ModelSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     owner = serializers.EmailField(source="owner.email", read_only=True)
-    trained_run = serializers.PrimaryKeyRelatedField(read_only=True)
+    trained_run = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     verdict = serializers.SerializerMethodField()
 
     class Meta:
