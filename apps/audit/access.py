@@ -47,6 +47,8 @@ SWEEP = Owned("backtests.Sweep")
 BOT = Owned("bots.TradingBot")
 IMPORT = Owned("market.MarketImport")
 ASSET = Owned("market.Asset", "symbol", "symbol", normalise=_upper)
+WEBHOOK = Owned("webhooks.WebhookEndpoint")
+DELIVERY = Owned("webhooks.WebhookDelivery", owner="endpoint__owner")
 
 OWNED_ROUTES: dict[str, Owned] = {
     # pages
@@ -71,6 +73,9 @@ OWNED_ROUTES: dict[str, Owned] = {
     "bots/<int:pk>/edit/": BOT,
     "bots/<int:pk>/compare/": BOT,
     "bots/<int:pk>/<str:name>/": BOT,
+    "accounts/webhooks/<int:pk>/delete/": WEBHOOK,
+    "accounts/webhooks/<int:pk>/test/": WEBHOOK,
+    "accounts/webhooks/deliveries/<int:pk>/redeliver/": DELIVERY,
     # API
     "api/market/assets/<str:symbol>/": ASSET,
     "api/market/assets/<str:symbol>/candles/": ASSET,
@@ -100,6 +105,11 @@ OWNED_ROUTES: dict[str, Owned] = {
     "api/bots/<int:pk>/position/": BOT,
     "api/bots/<int:pk>/journal/": BOT,
     "api/bots/<int:pk>/metrics/": BOT,
+    "api/webhooks/<int:pk>/": WEBHOOK,
+    "api/webhooks/<int:pk>/test/": WEBHOOK,
+    "api/webhooks/<int:pk>/deliveries/": WEBHOOK,
+    "api/webhooks/<int:pk>/deliveries/<int:delivery>/": WEBHOOK,
+    "api/webhooks/<int:pk>/deliveries/<int:delivery>/redeliver/": WEBHOOK,
 }
 
 

@@ -82,12 +82,13 @@ def document_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                     }
                     continue
                 # The operation documents its own body for this status (an
-                # import's report on 400): the error shape can answer it too.
+                # import's report on 400): the error shape can answer it too (anyOf: the
+                # two may overlap, as the token endpoint's own error shape does).
                 for media in documented.get("content", {}).values():
                     own = media.get("schema")
                     if own is not None and own != ref["application/json"]["schema"]:
                         media["schema"] = {
-                            "oneOf": [own, ref["application/json"]["schema"]]
+                            "anyOf": [own, ref["application/json"]["schema"]]
                         }
     return result
 

@@ -12,6 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.system.schema import paginated
+
 from . import services
 from .models import EVENTS, WebhookDelivery, WebhookEndpoint
 
@@ -102,7 +104,7 @@ def _page(view: APIView, request: Request, qs: object, serializer: type) -> Resp
 
 class EndpointList(APIView):
     @extend_schema(
-        operation_id="webhooks_list", responses=EndpointSerializer(many=True)
+        operation_id="webhooks_list", responses=paginated(EndpointSerializer)
     )
     def get(self, request: Request) -> Response:
         qs = WebhookEndpoint.objects.owned_by(request.user)
@@ -173,7 +175,7 @@ class EndpointDetail(APIView):
 class DeliveryList(APIView):
     @extend_schema(
         operation_id="webhooks_deliveries_list",
-        responses=DeliverySerializer(many=True),
+        responses=paginated(DeliverySerializer),
     )
     def get(self, request: Request, pk: int) -> Response:
         endpoint = owned_endpoint(request, pk)

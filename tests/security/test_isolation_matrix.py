@@ -34,7 +34,13 @@ EXEMPT = {
     "admin/": "Django admin: staff only (admin's own permission checks)",
 }
 # What a URL keyword names in alice's world (the model's own id comes from the row).
-MISSING = {"pk": 987654, "run_id": 987654, "job_id": 987654, "symbol": "NOPE-USD"}
+MISSING = {
+    "pk": 987654,
+    "run_id": 987654,
+    "job_id": 987654,
+    "delivery": 987654,
+    "symbol": "NOPE-USD",
+}
 FIXED = {"name": "start"}  # bots/<pk>/<name>/: the action's name
 # Models whose rows must not change under another user's attempts.
 SNAPSHOT_MODELS = (
@@ -52,6 +58,8 @@ SNAPSHOT_MODELS = (
     "bots.Order",
     "bots.Fill",
     "bots.JournalEntry",
+    "webhooks.WebhookEndpoint",
+    "webhooks.WebhookDelivery",
 )
 
 
@@ -214,6 +222,12 @@ VIEWER_MAY_WRITE = {
     "accounts/logout/",
     "accounts/password/",
     "accounts/profile/",
+    # two-factor sign-in: a viewer manages their own second factor
+    "accounts/login/code/",
+    "accounts/two-factor/",
+    "accounts/two-factor/start/",
+    "accounts/two-factor/setup/",
+    "accounts/two-factor/qr.svg",
     "api/auth/token/",
     "api/auth/token/refresh/",
     "api/auth/token/verify/",
@@ -314,13 +328,17 @@ def test_another_user_never_receives_alices_private_stream(
     from apps.system.consumers import user_group
 
     async def scenario() -> None:
-        mine, theirs = _socket(alice, "ws/me/"), _socket(bob, "ws/me/")
+        topics = "topics=dashboard,bots"
+        mine, theirs = _socket(alice, "ws/me/", topics), _socket(bob, "ws/me/", topics)
         # bob also tries to name alice in the URL: the stream is the session's own
-        sneaky = _socket(bob, "ws/me/", f"user={alice.pk}&group=user.{alice.pk}")
+        sneaky = _socket(
+            bob, "ws/me/", f"{topics}&user={alice.pk}&group=user.{alice.pk}"
+        )
         for comm in (mine, theirs, sneaky):
             assert (await comm.connect())[0]
         await get_channel_layer().group_send(
-            user_group(alice.pk), {"type": "push.html", "html": "<p>alice only</p>"}
+            user_group(alice.pk),
+            {"type": "push.html", "parts": [[["dashboard"], "<p>alice only</p>"]]},
         )
         assert await mine.receive_from(timeout=3) == "<p>alice only</p>"
         assert await theirs.receive_nothing(timeout=0.5)

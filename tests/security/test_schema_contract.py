@@ -52,6 +52,8 @@ def ok_schema(schema: dict[str, Any], path: str, method: str = "get") -> dict[st
         "/api/bots/{id}/orders/",
         "/api/bots/{id}/fills/",
         "/api/bots/{id}/journal/",
+        "/api/webhooks/",
+        "/api/webhooks/{id}/deliveries/",
     ],
 )
 def test_hand_paginated_lists_are_documented_as_pages(
@@ -77,7 +79,7 @@ def test_every_operation_documents_its_error_responses(schema: dict[str, Any]) -
             responses = op["responses"]
             for status in ("401", "404", "503"):
                 body = responses[status]["content"]["application/json"]["schema"]
-                assert body == ERROR or ERROR in body.get("oneOf", []), (path, status)
+                assert body == ERROR or ERROR in body.get("anyOf", []), (path, status)
             if method in ("post", "put", "patch"):
                 assert "400" in responses, (path, method)
             if method != "get" and "{" in path:
@@ -92,7 +94,7 @@ def test_an_imports_400_may_be_its_report_or_the_error_shape(
     schema: dict[str, Any],
 ) -> None:
     body = schema["paths"]["/api/market/imports/"]["post"]["responses"]["400"]
-    one_of = body["content"]["application/json"]["schema"]["oneOf"]
+    one_of = body["content"]["application/json"]["schema"]["anyOf"]
     assert ERROR in one_of and len(one_of) == 2
 
 

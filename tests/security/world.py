@@ -30,6 +30,7 @@ def build_world(owner: Any) -> dict[str, Any]:
     from apps.bots import services as bots
     from apps.market.services import get_or_create_asset, import_candles, upsert_candles
     from apps.mlmodels import services as ml
+    from apps.webhooks import services as webhooks
 
     asset = get_or_create_asset(symbol="BTC-USD")
     upsert_candles(asset=asset, timeframe="1h", bars=_bars(300))
@@ -84,6 +85,12 @@ def build_world(owner: Any) -> dict[str, Any]:
             config=None,
         ),
     )
+    endpoint = webhooks.create_endpoint(
+        owner=owner,
+        url="https://93.184.216.34/aaiti-hook",  # a public address: no DNS lookup
+        events=["trade.executed", "backtest.completed"],
+    )
+    delivery = webhooks.send_test(endpoint=endpoint, actor=owner)
     return {
         "symbol": asset.symbol,
         "private_symbol": "ETH-USD",
@@ -100,4 +107,8 @@ def build_world(owner: Any) -> dict[str, Any]:
         "/api/sweeps/": sweep.pk,
         "/api/backtests/": backtest.pk,
         "/api/bots/": bot.pk,
+        "webhooks.WebhookEndpoint": endpoint.pk,
+        "webhooks.WebhookDelivery": delivery.pk,
+        "/api/webhooks/": endpoint.pk,
+        "delivery": delivery.pk,
     }
