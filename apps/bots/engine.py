@@ -26,6 +26,7 @@ twice (fast ticks, two feed processes) never makes a second order.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -417,6 +418,15 @@ def describe(bot: TradingBot, data: OHLCV, target: float) -> dict[str, Any]:
             fast = ind.ema(data.close, params["fast"])
             slow = ind.ema(data.close, params["slow"])
         f, s = float(fast[-1]), float(slow[-1])
+        if not (math.isfinite(f) and math.isfinite(s)):
+            # Too few bars for the averages yet (a manual position is being closed
+            # before the strategy has warmed up): say so, and store no NaN.
+            inputs.update(fast=None, slow=None)
+            inputs["why"] = (
+                f"{kind} {params['slow']} has fewer than {params['slow']} bars: "
+                f"target {target:g}"
+            )
+            return inputs
         inputs.update(fast=f, slow=s)
         where = "above" if target > 0 else "below"
         inputs["why"] = (

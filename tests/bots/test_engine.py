@@ -169,3 +169,26 @@ def test_live_ticks_decide_when_a_new_bucket_starts(alice: Any, asset: Any) -> N
     process_tick(bot_id=bot.pk, tick=live(bar + timedelta(hours=2)))
     bot.refresh_from_db()
     assert bot.last_bar_time == bar + timedelta(hours=1)
+
+
+def test_a_manual_position_before_the_averages_warm_up_is_journaled_without_nan(
+    alice: Any, asset: Any
+) -> None:
+    """A manual buy filled before SMA 8 has 8 bars: the strategy's flat target
+    closes it, and the journal says why in words with no NaN (JSON has none)."""
+    from apps.bots import services
+
+    bot = run(make_bot(alice))
+    services.place_manual_order(
+        bot=bot, actor=alice, key="early", side="buy", quantity=Decimal("0.1")
+    )
+    feed(asset, end=START + timedelta(hours=3))
+    bot.refresh_from_db()
+    assert bot.status == "running"
+    sells = Order.objects.filter(bot=bot, side="sell")
+    assert sells.exists()
+    entry = JournalEntry.objects.get(
+        bot=bot, kind="decision", inputs__order=sells[0].pk
+    )
+    assert entry.inputs["fast"] is None and entry.inputs["slow"] is None
+    assert "fewer than 8 bars" in entry.message
