@@ -242,7 +242,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # A pooled connection idle for 5 s is pinged before use, so one left
+            # stale by a Redis restart is replaced instead of failing a socket.
+            "hosts": [{"address": REDIS_URL, "health_check_interval": 5}],
             "prefix": env_str("CHANNELS_PREFIX", "aaiti-asgi"),
             "capacity": 200,
             "expiry": 30,

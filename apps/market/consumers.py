@@ -16,6 +16,8 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from apps.system.consumers import join
+
 from .live import group_name
 from .models import Asset
 
@@ -50,7 +52,11 @@ class PriceConsumer(AsyncWebsocketConsumer):
             return
         for symbol in await shared_symbols(requested):
             group = group_name(symbol)
-            await self.channel_layer.group_add(group, self.channel_name)
+            if not await join(self.channel_layer, group, self.channel_name):
+                # Redis is down: refuse the handshake (the page retries) rather
+                # than answer it with a 500.
+                await self.close(code=1013)
+                return
             self.groups_joined.append(group)
         await self.accept()
 

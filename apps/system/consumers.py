@@ -4,11 +4,13 @@ per user. The socket receives only the pushes of the topics its page shows (see
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from redis.exceptions import RedisError
 
 TOPIC = re.compile(r"^[a-z]{1,20}(:\d{1,12})?$")
 MAX_TOPICS = 20
@@ -28,6 +30,22 @@ def parse_topics(query_string: bytes) -> set[str] | None:
     return topics
 
 
+log = logging.getLogger(__name__)
+
+
+async def join(layer: Any, group: str, channel: str) -> bool:
+    """Join ``group``; False when Redis does not answer. A pooled connection left
+    stale by a Redis restart fails its first command and is dropped by the pool,
+    so one failure is tried again on a fresh connection."""
+    for _ in range(2):
+        try:
+            await layer.group_add(group, channel)
+            return True
+        except (RedisError, OSError):
+            continue
+    return False
+
+
 class MeConsumer(AsyncWebsocketConsumer):
     topics: set[str]
 
@@ -44,7 +62,13 @@ class MeConsumer(AsyncWebsocketConsumer):
         # Only the owner's group is ever joined: a topic naming another user's
         # object receives nothing, since nobody pushes it to this group.
         self.group = user_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        if not await join(self.channel_layer, self.group, self.channel_name):
+            # Redis is down: refuse the handshake (the page's socket retries
+            # with backoff) rather than answer it with a 500.
+            log.warning("/ws/me/ refused: the channel layer is not answering")
+            del self.group
+            await self.close(code=1013)
+            return
         await self.accept()
 
     async def disconnect(self, code: int) -> None:

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -154,6 +155,40 @@ SPEC = {
 }
 
 
+def live_socket(base: str, browser: BrowserSession) -> Any:
+    """The page's /ws/me/ socket, as a browser opens it (session cookie, Origin)."""
+    from websockets.sync.client import connect
+
+    cookie = "; ".join(f"{c.name}={c.value}" for c in browser.jar)
+    return connect(
+        base.replace("http", "ws", 1) + "/ws/me/?topics=backtests,dashboard",
+        origin=base,
+        additional_headers={"Cookie": cookie},
+        open_timeout=15,
+    )
+
+
+def reconnect(base: str, browser: BrowserSession) -> tuple[Any, int]:
+    """Open the socket again as the page does after losing it: retry with backoff
+    while the handshake is refused (never answered with a 500)."""
+    from websockets.exceptions import InvalidStatus
+
+    for attempt in range(1, 6):
+        try:
+            return live_socket(base, browser), attempt
+        except InvalidStatus as refused:
+            assert refused.response.status_code == 403, refused
+            time.sleep(attempt)
+    raise AssertionError("the socket was refused five times after the outage")
+
+
+def pushed_within(socket: Any, seconds: float) -> str | None:
+    try:
+        return socket.recv(timeout=seconds)
+    except TimeoutError:
+        return None
+
+
 def test_redis_down_for_30_seconds_loses_nothing_and_recovers(
     private_redis: PrivateRedis,
     db_file: Path,
@@ -171,6 +206,7 @@ def test_redis_down_for_30_seconds_loses_nothing_and_recovers(
         assert code == 200, body
         token = body["access"]
         browser = BrowserSession(base, EMAIL, PASSWORD)
+        before_outage = live_socket(base, browser)
 
         def submit(spec: dict) -> tuple[int, dict, dict]:
             return http("POST", f"{base}/api/backtests/", spec, token)
@@ -181,6 +217,8 @@ def test_redis_down_for_30_seconds_loses_nothing_and_recovers(
             code, body, _ = submit(SPEC)
             assert code == 202, body
             before.append(body["id"])
+        # The page's socket hears the worker's progress before the outage...
+        assert pushed_within(before_outage, 30), "no push before the outage"
         private_redis.stop()
         stopped = time.monotonic()
         pending = [i for i in before if jobs(db_file)[i][0] == "queued"]
@@ -223,11 +261,21 @@ def test_redis_down_for_30_seconds_loses_nothing_and_recovers(
         assert worker.poll() is None  # the same worker, reconnected by itself
 
         wait_for(lambda: http("GET", f"{base}/api/health")[0] == 200, 30, "health")
+        # ...and a page that reconnects afterwards (htmx's ws extension reconnects
+        # by itself with backoff) hears the live updates again, through the same
+        # daphne process and its channel layer, reconnected to Redis.
+        before_outage.close()
+        after, attempts = reconnect(base, browser)
         code, body, _ = submit(SPEC)
         assert code == 202, body
         wait_for(lambda: jobs(db_file)[body["id"]][0] == "succeeded", 30, "a new job")
+        frame = pushed_within(after, 30)
+        assert frame, "no push on a socket opened after the outage"
+        after.close()
+        assert web.poll() is None
         print(
-            f"{len(pending)} queued jobs drained {drained:.1f} s after Redis returned"
+            f"{len(pending)} queued jobs drained {drained:.1f} s after Redis returned;"
+            f" the page's socket reconnected at attempt {attempts}"
         )
     finally:
         stop_process(worker)
