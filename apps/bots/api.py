@@ -182,6 +182,10 @@ class BotDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class BotStopInputSerializer(serializers.Serializer):
+    close_position = serializers.BooleanField(required=False, default=False)
+
+
 class BotAction(APIView):
     action = ""
 
@@ -202,7 +206,11 @@ class BotAction(APIView):
             if fn is not None:
                 fn(bot=bot, actor=request.user, request=request)
             else:
-                close = bool(request.data.get("close_position", False))
+                # Validated, not bool(): a form's "false" is a non-empty string,
+                # and a JSON body that is not an object is a 400, not a 500.
+                s = BotStopInputSerializer(data=request.data)
+                s.is_valid(raise_exception=True)
+                close = s.validated_data["close_position"]
                 services.stop_bot(
                     bot=bot, actor=request.user, close_position=close, request=request
                 )

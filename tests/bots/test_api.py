@@ -162,3 +162,47 @@ def test_viewer_cannot_create(api: Any, vera: Any, asset: Any) -> None:
     api.force_authenticate(vera)
     assert api.post("/api/bots/", BODY, format="json").status_code == 403
     assert api.get("/api/bots/").json()["results"] == []
+
+
+@pytest.mark.parametrize("body", [-1171955, [1, 2], "yes please"])
+def test_stop_with_a_body_that_is_not_an_object_is_a_400(
+    client_alice: Any, asset: Any, body: Any
+) -> None:
+    """Regression (found by fuzzing): a JSON body that is not an object was a 500."""
+    pk = client_alice.post("/api/bots/", BODY, format="json").json()["id"]
+    client_alice.post(f"/api/bots/{pk}/start/")
+    r = client_alice.post(f"/api/bots/{pk}/stop/", body, format="json")
+    assert r.status_code == 400, r.content
+    assert r.json()["error"]["code"]
+    assert TradingBot.objects.get(pk=pk).status == "running"
+
+
+@pytest.mark.parametrize(
+    ("form", "closes"),
+    [
+        ({"close_position": "false"}, False),
+        ({"close_position": "true"}, True),
+        ({}, False),
+    ],
+)
+def test_stop_reads_close_position_as_a_boolean(
+    client_alice: Any, asset: Any, monkeypatch: Any, form: Any, closes: bool
+) -> None:
+    """Regression: a form's close_position=false was bool("false"), i.e. True, and
+    would have sold the position."""
+    from apps.bots import services
+
+    seen: list[bool] = []
+    original = services.stop_bot
+
+    def spy(**kwargs: Any) -> Any:
+        seen.append(kwargs["close_position"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(services, "stop_bot", spy)
+    pk = client_alice.post("/api/bots/", BODY, format="json").json()["id"]
+    client_alice.post(f"/api/bots/{pk}/start/")
+    r = client_alice.post(f"/api/bots/{pk}/stop/", form)  # multipart, as a form posts
+    assert r.status_code == 200, r.content
+    assert seen == [closes]
+    assert TradingBot.objects.get(pk=pk).status == "stopped"
