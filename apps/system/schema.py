@@ -39,6 +39,7 @@ DESCRIPTIONS = {
     "403": "Your role may not do this (viewers change nothing).",
     "404": "Not found (or not yours), or a page past the end.",
     "409": "Conflicts with the object's current state.",
+    "415": "The body's content type is not JSON (or a form), or it does not parse.",
     "429": "Rate-limited; see Retry-After.",
     "503": "A backing service is unavailable; see Retry-After.",
 }
@@ -56,6 +57,8 @@ def error_statuses(
         statuses.append("400")
     if method in WRITES and "{" in path:
         statuses.append("409")
+    if operation.get("requestBody"):
+        statuses.append("415")
     if path.startswith(RATE_LIMITED):
         statuses.append("429")
     return statuses

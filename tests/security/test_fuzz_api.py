@@ -25,12 +25,14 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.generation import GenerationMode
 
 from tests.security.world import build_world
 
 pytestmark = [pytest.mark.django_db, pytest.mark.fuzz, pytest.mark.slow]
 
 EXAMPLES = 100  # per operation; ~60 operations, about 1.5 minutes on 2 cores
+NEGATIVE_EXAMPLES = 40  # invalid inputs per operation, about 45 s
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -85,18 +87,24 @@ def bearer(api: Any, user: Any, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access']}"}
 
 
-def fuzz_operation(op: Any, headers: dict[str, str], world: dict[str, Any]) -> None:
+def fuzz_operation(
+    op: Any,
+    headers: dict[str, str],
+    world: dict[str, Any],
+    mode: GenerationMode = GenerationMode.POSITIVE,
+    examples: int = EXAMPLES,
+) -> None:
     real = real_parameters(op.path, world)
 
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=examples,
         deadline=None,
         derandomize=True,
         database=None,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=op.as_strategy(), use_real=st.booleans())
+    @given(case=op.as_strategy(mode), use_real=st.booleans())
     def run(case: Any, use_real: bool) -> None:
         if use_real and real:
             case.path_parameters = {**(case.path_parameters or {}), **real}
@@ -105,8 +113,18 @@ def fuzz_operation(op: Any, headers: dict[str, str], world: dict[str, Any]) -> N
     run()
 
 
+@pytest.mark.parametrize(
+    ("mode", "examples"),
+    [
+        (GenerationMode.POSITIVE, EXAMPLES),
+        # Inputs that break the schema (wrong types, bodies that are not objects,
+        # broken encodings): each must be a documented 4xx, never a 5xx.
+        (GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES),
+    ],
+    ids=["valid", "invalid"],
+)
 def test_every_operation_survives_generated_input_as_a_trader(
-    api: Any, alice: Any, password: str
+    api: Any, alice: Any, password: str, mode: GenerationMode, examples: int
 ) -> None:
     world = build_world(alice)
     schema = load_schema()
@@ -116,7 +134,7 @@ def test_every_operation_survives_generated_input_as_a_trader(
     for op in ops:
         headers = bearer(api, alice, password) if op.path in LAST else HEADERS[0]
         try:
-            fuzz_operation(op, headers, world)
+            fuzz_operation(op, headers, world, mode, examples)
         except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - all reported
             failures.append(f"{op.label}: {type(exc).__name__}: {str(exc)[:1500]}")
     assert not failures, "\n\n".join(failures)
