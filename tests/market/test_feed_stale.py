@@ -117,10 +117,13 @@ def test_a_slow_replay_is_never_stale_while_the_feed_beats(
     assert feed_status()["status"] == "ok" and feed_status()["stale_symbols"] == []
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_failing_heartbeat_does_not_stop_the_feed(
     btc: Asset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Redis down: the heartbeat raises; the feed counts it and goes on."""
+    """Redis down: the heartbeat raises; the feed counts it and goes on. (Committed
+    data: the feed records from its stream thread, on its own connection, which on
+    PostgreSQL would wait for the test's open transaction holding the asset.)"""
     calls = {"n": 0}
 
     def broken(self: Feed) -> None:
